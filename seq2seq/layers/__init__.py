@@ -1,0 +1,28 @@
+"""Recurrent layers written from the equations.
+
+Cells compute one time step; `RNN` drives a cell over time; `SimpleRNN`,
+`LSTM` and `GRU` are `RNN` with their cell built in; `Bidirectional` runs a
+layer both ways. Weights use the names and layout of Keras's built-in layers,
+so `set_weights(keras_layer.get_weights())` works in both directions.
+"""
+
+from seq2seq.layers.bidirectional import Bidirectional
+from seq2seq.layers.gru import GRU, GRUCell
+from seq2seq.layers.lstm import LSTM, LSTMCell
+from seq2seq.layers.recurrent_cell import RecurrentCell
+from seq2seq.layers.rnn import RNN, CellRNN, StackedRNNCells
+from seq2seq.layers.simple_rnn import SimpleRNN, SimpleRNNCell
+
+__all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
+    "Bidirectional",
+    "CellRNN",
+    "GRUCell",
+    "LSTMCell",
+    "RecurrentCell",
+    "SimpleRNN",
+    "SimpleRNNCell",
+    "StackedRNNCells",
+]

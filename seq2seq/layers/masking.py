@@ -1,0 +1,42 @@
+"""The masking convention shared by every layer of the package.
+
+A mask is a boolean `[batch, time]` tensor, True where a step is valid.
+Batches are right-padded: each row is a valid prefix followed by padding.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def sequence_lengths(mask, sequences):
+    """Valid length of each row: `[batch]` int32.
+
+    Args:
+        mask: Boolean `[batch, time]`, or None (every step valid).
+        sequences: `[batch, time, ...]`, used for the shape when `mask` is
+            None.
+    """
+    if mask is None:
+        shape = tf.shape(sequences)
+        return tf.fill([shape[0]], shape[1])
+    return tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
+
+
+def reverse_valid_steps(sequences, lengths):
+    """Reverses the first `lengths[b]` steps of each row; padding stays put.
+
+    `[a, b, c, pad, pad]` with length 3 becomes `[c, b, a, pad, pad]`. It is
+    its own inverse, so the same call puts a backward pass's outputs back in
+    input order. It is a gather, which XLA compiles, rather than
+    `tf.reverse_sequence`.
+
+    Args:
+        sequences: `[batch, time, ...]`.
+        lengths: `[batch]` integer valid lengths.
+    """
+    time_steps = tf.shape(sequences)[1]
+    positions = tf.range(time_steps)[tf.newaxis, :]
+    lengths = tf.cast(lengths, positions.dtype)[:, tf.newaxis]
+    source = tf.where(positions < lengths, lengths - 1 - positions, positions)
+    return tf.gather(sequences, source, axis=1, batch_dims=1)

@@ -1,0 +1,51 @@
+"""Reference implementations and data for the layer tests."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from seq2seq import layers
+
+# Our layer, Keras's layer, and the keyword arguments both take.
+LAYER_PAIRS = {
+    "simple_rnn": (layers.SimpleRNN, keras.layers.SimpleRNN, {}),
+    "lstm": (layers.LSTM, keras.layers.LSTM, {}),
+    "gru": (layers.GRU, keras.layers.GRU, {}),
+    "gru_reset_before": (layers.GRU, keras.layers.GRU, {"reset_after": False}),
+}
+
+LENGTHS = np.array([6, 3, 1, 5])
+
+
+def ragged_batch(rng, lengths=LENGTHS, features=3, time=None):
+    """Random `[batch, time, features]` inputs and the right-padded mask."""
+    time = time or int(max(lengths))
+    x = rng.normal(size=(len(lengths), time, features)).astype("float32")
+    mask = np.arange(time)[None, :] < np.asarray(lengths)[:, None]
+    x[~mask] = 0.0
+    return x, mask
+
+
+def copy_keras_weights(ours, theirs, x):
+    """Builds both layers on `x` and copies Keras's weights into ours."""
+    theirs(x)
+    ours(x)
+    ours.set_weights(theirs.get_weights())
+
+
+def hand_loop(cell, x, initial_states):
+    """Runs `cell` over `x` one step at a time in Python: the reference."""
+    states = [np.asarray(s) for s in initial_states]
+    outputs = []
+    for t in range(x.shape[1]):
+        output, states = cell(x[:, t], states)
+        states = states if isinstance(states, (list, tuple)) else [states]
+        states = [np.asarray(s) for s in states]
+        outputs.append(np.asarray(output))
+    return np.stack(outputs, axis=1), states
+
+
+def zeros_states(cell, batch):
+    sizes = cell.state_size if isinstance(cell.state_size, list) else [cell.state_size]
+    return [np.zeros((batch, size), "float32") for size in sizes]

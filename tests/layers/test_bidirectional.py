@@ -1,0 +1,143 @@
+"""Bidirectional: parity with Keras, padding that stays padding, errors."""
+
+import keras
+import numpy as np
+import pytest
+
+from seq2seq import layers
+from tests.layers.helpers import LAYER_PAIRS, LENGTHS, copy_keras_weights, ragged_batch
+from tests.layers.layer_contract import assert_layer_contract
+
+ATOL = 1e-5
+MERGE_MODES = ["concat", "sum", "ave", "mul", None]
+
+
+def _pair(kind, merge_mode, **flags):
+    ours_cls, keras_cls, kwargs = LAYER_PAIRS[kind]
+    ours = layers.Bidirectional(ours_cls(4, **flags, **kwargs), merge_mode=merge_mode)
+    theirs = keras.layers.Bidirectional(
+        keras_cls(4, **flags, **kwargs), merge_mode=merge_mode
+    )
+    return ours, theirs
+
+
+def _flat(outputs):
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+
+@pytest.mark.parametrize("merge_mode", MERGE_MODES)
+@pytest.mark.parametrize("kind", sorted(LAYER_PAIRS))
+def test_parity_with_keras_all_merge_modes_masked(rng, kind, merge_mode):
+    x, mask = ragged_batch(rng)
+    ours, theirs = _pair(kind, merge_mode, return_sequences=True, return_state=True)
+    copy_keras_weights(ours, theirs, x)
+    got, expected = _flat(ours(x, mask=mask)), _flat(theirs(x, mask=mask))
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_allclose(a, b, atol=ATOL)
+
+
+@pytest.mark.parametrize("kind", sorted(LAYER_PAIRS))
+def test_parity_with_keras_last_output_unmasked(rng, kind):
+    x, _ = ragged_batch(rng)
+    ours, theirs = _pair(kind, "concat")
+    copy_keras_weights(ours, theirs, x)
+    np.testing.assert_allclose(ours(x), theirs(x), atol=ATOL)
+
+
+def test_backward_direction_reads_each_valid_part_in_reverse(rng):
+    x, mask = ragged_batch(rng)
+    layer = layers.Bidirectional(
+        layers.GRU(4, return_sequences=True, return_state=True), merge_mode=None
+    )
+    forward, backward, _, backward_state = layer(x, mask=mask)
+    assert np.all(forward.numpy()[~mask] == 0) and np.all(backward.numpy()[~mask] == 0)
+    alone = layers.GRU(4, return_sequences=True)
+    alone(x[:1])
+    alone.set_weights(layer.backward_layer.get_weights())
+    for row, length in enumerate(LENGTHS):
+        reversed_prefix = x[row : row + 1, :length][:, ::-1]
+        expected = alone(reversed_prefix)[0].numpy()[::-1]
+        np.testing.assert_allclose(backward[row, :length], expected, atol=ATOL)
+        # The backward final state is the state after reading x[0].
+        np.testing.assert_allclose(backward_state[row], expected[0], atol=ATOL)
+
+
+def test_initial_state_splits_forward_then_backward(rng):
+    x, mask = ragged_batch(rng)
+    ours, theirs = _pair("lstm", "concat", return_state=True)
+    copy_keras_weights(ours, theirs, x)
+    initial = [rng.normal(size=(4, 4)).astype("float32") for _ in range(4)]
+    got = ours(x, initial_state=initial, mask=mask)
+    expected = theirs(x, initial_state=initial, mask=mask)
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_allclose(a, b, atol=ATOL)
+
+
+def test_stacked_bidirectional_parity_with_keras(rng):
+    x, _ = ragged_batch(rng)
+
+    def stack(module):
+        return keras.Sequential(
+            [
+                keras.Input((None, 3)),
+                keras.layers.Masking(0.0),
+                module.Bidirectional(module.LSTM(5, return_sequences=True)),
+                module.Bidirectional(module.GRU(3), merge_mode="sum"),
+            ]
+        )
+
+    ours, theirs = stack(layers), stack(keras.layers)
+    ours.set_weights(theirs.get_weights())
+    np.testing.assert_allclose(ours(x), theirs(x), atol=ATOL)
+
+
+@pytest.mark.parametrize("merge_mode", ["Concat", "max", "", 0])
+def test_unknown_merge_mode_raises(merge_mode):
+    with pytest.raises(
+        ValueError,
+        match=rf"merge_mode must be one of.*Received: merge_mode={merge_mode!r}",
+    ):
+        layers.Bidirectional(layers.LSTM(3), merge_mode=merge_mode)
+
+
+def test_non_recurrent_layer_raises():
+    with pytest.raises(ValueError, match="layer must be a recurrent layer"):
+        layers.Bidirectional(keras.layers.Dense(3))
+
+
+def test_backward_layer_with_same_direction_raises():
+    with pytest.raises(ValueError, match="opposite go_backwards"):
+        layers.Bidirectional(layers.LSTM(3), backward_layer=layers.LSTM(3))
+
+
+def test_explicit_backward_layer_is_used(rng):
+    x, mask = ragged_batch(rng)
+    layer = layers.Bidirectional(
+        layers.LSTM(3, return_sequences=True),
+        backward_layer=layers.GRU(2, go_backwards=True, return_sequences=True),
+    )
+    assert layer(x, mask=mask).shape == (4, 6, 5)
+
+
+@pytest.mark.parametrize(
+    "make_layer",
+    [
+        lambda: layers.Bidirectional(layers.LSTM(4, return_sequences=True)),
+        lambda: layers.Bidirectional(layers.GRU(4), merge_mode="ave"),
+        lambda: layers.Bidirectional(
+            layers.SimpleRNN(4, return_sequences=True), merge_mode="mul"
+        ),
+    ],
+    ids=["lstm_concat", "gru_ave", "simple_rnn_mul"],
+)
+def test_layer_contract(make_layer, tmp_path):
+    assert_layer_contract(make_layer, tmp_path)
+
+
+def test_layer_contract_with_embedding_mask(tmp_path):
+    assert_layer_contract(
+        lambda: layers.Bidirectional(layers.LSTM(4, return_sequences=True)),
+        tmp_path,
+        vocabulary=12,
+    )

@@ -1,0 +1,98 @@
+"""A cell written by a user, with only `state_size` and `call`, runs anywhere."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from seq2seq import layers
+from tests.layers.helpers import LENGTHS, hand_loop, ragged_batch
+from tests.layers.layer_contract import assert_layer_contract
+
+ATOL = 1e-5
+
+
+@keras.saving.register_keras_serializable(package="tests")
+class MinimalGatedUnit(keras.layers.Layer):
+    """The minimal gated unit (Zhou et al. 2016), a one-gate GRU variant.
+
+    f(t) = sigmoid(W_f x(t) + U_f h(t-1) + b_f)
+    n(t) = tanh(W_n x(t) + U_n (f(t) * h(t-1)) + b_n)
+    h(t) = (1 - f(t)) * h(t-1) + f(t) * n(t)
+    """
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.state_size = units  # a plain int, no output_size
+
+    def build(self, input_shape):
+        self.W = self.add_weight(shape=(input_shape[-1], 2 * self.units), name="W")
+        self.U = self.add_weight(shape=(self.units, 2 * self.units), name="U")
+        self.b = self.add_weight(shape=(2 * self.units,), name="b", initializer="zeros")
+
+    def call(self, inputs, states):
+        h = states[0]
+        x_f, x_n = ops.split(ops.matmul(inputs, self.W) + self.b, 2, axis=-1)
+        U_f, U_n = ops.split(self.U, 2, axis=-1)
+        f = ops.sigmoid(x_f + ops.matmul(h, U_f))
+        n = ops.tanh(x_n + ops.matmul(f * h, U_n))
+        h = (1 - f) * h + f * n
+        return h, h  # a bare tensor as the new state is accepted
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def test_user_cell_in_rnn_equals_hand_loop_and_respects_masks(rng):
+    x, mask = ragged_batch(rng)
+    layer = layers.RNN(MinimalGatedUnit(5), return_sequences=True, return_state=True)
+    outputs, state = layer(x)
+    expected, [expected_state] = hand_loop(layer.cell, x, [np.zeros((4, 5), "float32")])
+    np.testing.assert_allclose(outputs, expected, atol=ATOL)
+    np.testing.assert_allclose(state, expected_state, atol=ATOL)
+
+    _, masked_state = layer(x, mask=mask)
+    for row, length in enumerate(LENGTHS):
+        _, [alone] = hand_loop(
+            layer.cell, x[row : row + 1, :length], [np.zeros((1, 5), "float32")]
+        )
+        np.testing.assert_allclose(masked_state[row], alone[0], atol=ATOL)
+
+
+def test_user_cell_in_bidirectional(rng):
+    x, mask = ragged_batch(rng)
+    layer = layers.Bidirectional(
+        layers.RNN(MinimalGatedUnit(3), return_sequences=True), merge_mode=None
+    )
+    forward, backward = layer(x, mask=mask)
+    for row, length in enumerate(LENGTHS):
+        prefix = x[row : row + 1, :length]
+        expected_forward, _ = hand_loop(
+            layer.forward_layer.cell, prefix, [np.zeros((1, 3), "float32")]
+        )
+        expected_backward, _ = hand_loop(
+            layer.backward_layer.cell, prefix[:, ::-1], [np.zeros((1, 3), "float32")]
+        )
+        np.testing.assert_allclose(
+            forward[row, :length], expected_forward[0], atol=ATOL
+        )
+        np.testing.assert_allclose(
+            backward[row, :length], expected_backward[0][::-1], atol=ATOL
+        )
+
+
+def test_user_cell_stacked_with_built_in_cells(rng):
+    x, _ = ragged_batch(rng)
+    layer = layers.RNN([layers.LSTMCell(4), MinimalGatedUnit(3)], return_state=True)
+    output, h0, c0, h1 = layer(x)
+    assert output.shape == (4, 3) and c0.shape == (4, 4)
+    np.testing.assert_allclose(output, h1, atol=0)
+
+
+def test_user_cell_layer_contract(tmp_path):
+    assert_layer_contract(
+        lambda: layers.Bidirectional(
+            layers.RNN(MinimalGatedUnit(4), return_sequences=True)
+        ),
+        tmp_path,
+    )
