@@ -5,12 +5,12 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from seq2seq.layers.recurrent_cell import RecurrentCell
+from seq2seq.layers.recurrent_cell import GatedCell
 from seq2seq.layers.rnn import CellRNN
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
-class GRUCell(RecurrentCell):
+class GRUCell(GatedCell):
     """The GRU cell (Cho et al. 2014), with Keras's `reset_after` variants.
 
         z(t) = sigmoid(W_zx x(t) + W_zh h(t-1) + b_z)            update gate
@@ -28,9 +28,8 @@ class GRUCell(RecurrentCell):
     weights copy both ways.
 
     Args:
-        recurrent_activation: Activation of the gates (default `sigmoid`).
         reset_after: Apply the reset gate after the recurrent matmul.
-        The other arguments: see `RecurrentCell`.
+        The other arguments: see `GatedCell` and `RecurrentCell`.
 
     Call arguments:
         inputs: `[batch, input_size]`.
@@ -48,16 +47,8 @@ class GRUCell(RecurrentCell):
 
     num_blocks = 3
 
-    def __init__(
-        self,
-        units: int,
-        activation="tanh",
-        recurrent_activation="sigmoid",
-        reset_after: bool = True,
-        **kwargs,
-    ):
-        super().__init__(units, activation=activation, **kwargs)
-        self.recurrent_activation = keras.activations.get(recurrent_activation)
+    def __init__(self, units: int, reset_after: bool = True, **kwargs):
+        super().__init__(units, **kwargs)
         self.reset_after = bool(reset_after)
 
     def bias_shape(self) -> tuple:
@@ -99,14 +90,7 @@ class GRUCell(RecurrentCell):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "recurrent_activation": keras.activations.serialize(
-                    self.recurrent_activation
-                ),
-                "reset_after": self.reset_after,
-            }
-        )
+        config["reset_after"] = self.reset_after
         return config
 
 

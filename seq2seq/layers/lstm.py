@@ -5,12 +5,12 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from seq2seq.layers.recurrent_cell import RecurrentCell
+from seq2seq.layers.recurrent_cell import GatedCell
 from seq2seq.layers.rnn import CellRNN
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
-class LSTMCell(RecurrentCell):
+class LSTMCell(GatedCell):
     """The LSTM cell (Hochreiter & Schmidhuber 1997, with a forget gate).
 
         i(t) = sigmoid(W_ix x(t) + W_ih h(t-1) + b_i)      input gate
@@ -30,10 +30,9 @@ class LSTMCell(RecurrentCell):
     carry information over long spans.
 
     Args:
-        recurrent_activation: Activation of the gates (default `sigmoid`).
         unit_forget_bias: If True, the forget gate's bias starts at 1 and the
             other blocks use `bias_initializer` (Jozefowicz et al. 2015).
-        The other arguments: see `RecurrentCell`.
+        The other arguments: see `GatedCell` and `RecurrentCell`.
 
     Call arguments:
         inputs: `[batch, input_size]`.
@@ -51,16 +50,8 @@ class LSTMCell(RecurrentCell):
 
     num_blocks = 4
 
-    def __init__(
-        self,
-        units: int,
-        activation="tanh",
-        recurrent_activation="sigmoid",
-        unit_forget_bias: bool = True,
-        **kwargs,
-    ):
-        super().__init__(units, activation=activation, **kwargs)
-        self.recurrent_activation = keras.activations.get(recurrent_activation)
+    def __init__(self, units: int, unit_forget_bias: bool = True, **kwargs):
+        super().__init__(units, **kwargs)
         self.unit_forget_bias = bool(unit_forget_bias)
 
     @property
@@ -101,14 +92,7 @@ class LSTMCell(RecurrentCell):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "recurrent_activation": keras.activations.serialize(
-                    self.recurrent_activation
-                ),
-                "unit_forget_bias": self.unit_forget_bias,
-            }
-        )
+        config["unit_forget_bias"] = self.unit_forget_bias
         return config
 
 

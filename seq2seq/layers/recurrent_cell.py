@@ -239,3 +239,23 @@ class RecurrentCell(keras.layers.Layer):
             }
         )
         return config
+
+
+class GatedCell(RecurrentCell):
+    """A `RecurrentCell` with gates: adds `recurrent_activation`.
+
+    Args:
+        recurrent_activation: Activation of the gates (default `sigmoid`).
+        The other arguments: see `RecurrentCell`.
+    """
+
+    def __init__(self, units: int, recurrent_activation="sigmoid", **kwargs):
+        super().__init__(units, **kwargs)
+        self.recurrent_activation = keras.activations.get(recurrent_activation)
+
+    def get_config(self):
+        config = super().get_config()
+        config["recurrent_activation"] = keras.activations.serialize(
+            self.recurrent_activation
+        )
+        return config

@@ -386,3 +386,24 @@ def test_thin_layers_expose_cell_arguments_as_attributes():
     assert layer.activation is keras.activations.relu
     config = layer.get_config()
     assert config["units"] == 7 and config["reset_after"] is False
+
+
+def test_encoder_states_feed_a_decoder_in_a_functional_model(rng, tmp_path):
+    """The encoder-decoder wiring: states as `initial_state` of another layer."""
+    encoder_inputs, decoder_inputs = keras.Input((None, 3)), keras.Input((None, 2))
+    _, h, c = layers.LSTM(4, return_state=True)(encoder_inputs)
+    decoded = layers.LSTM(4, return_sequences=True)(
+        decoder_inputs, initial_state=[h, c]
+    )
+    model = keras.Model([encoder_inputs, decoder_inputs], decoded)
+    source = rng.normal(size=(2, 5, 3)).astype("float32")
+    target = rng.normal(size=(2, 4, 2)).astype("float32")
+    expected = model([source, target])
+    encoder, decoder = (
+        layer for layer in model.layers if isinstance(layer, layers.LSTM)
+    )
+    _, h, c = encoder(source)
+    np.testing.assert_allclose(expected, decoder(target, initial_state=[h, c]), atol=0)
+    model.save(tmp_path / "seq2seq.keras")
+    reloaded = keras.models.load_model(tmp_path / "seq2seq.keras")
+    np.testing.assert_allclose(reloaded([source, target]), expected, atol=1e-6)

@@ -1,0 +1,211 @@
+"""Throughput of our recurrent layers against Keras's (and PyTorch's).
+
+For each configuration it measures tokens per second (batch * time steps per
+second) of one step of our layer, of Keras's built-in layer with the same
+weights, and of PyTorch's layer when torch is installed. Training steps run
+forward and backward (gradients of a squared-output loss with respect to
+every weight); inference steps run forward only. Every TensorFlow step is a
+`tf.function(jit_compile=True)`.
+
+The implementations are measured in one process and interleaved: each repeat
+times every implementation once, in a rotating order, and the report gives
+the median of the repeats and the ratio of the medians. The machine is
+shared and noisy, so the ratios are the figures to read.
+
+    python benchmarks/rnn_throughput.py                 # the headline shape
+    python benchmarks/rnn_throughput.py --sweep         # batch/units/time/...
+    python benchmarks/rnn_throughput.py --cells lstm --modes train --repeats 9
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import os
+import platform
+import statistics
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from seq2seq import layers  # noqa: E402
+
+try:
+    import torch
+except ImportError:  # PyTorch is optional.
+    torch = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Shape:
+    cell: str  # "lstm" or "gru"
+    batch: int = 64
+    time: int = 50
+    features: int = 256
+    units: int = 512
+    masked: bool = False
+    bidirectional: bool = False
+
+    def label(self) -> str:
+        flags = ("masked " if self.masked else "") + (
+            "bi" if self.bidirectional else ""
+        )
+        return (
+            f"{self.cell.upper():<4} b={self.batch:<3} t={self.time:<3} "
+            f"in={self.features} u={self.units:<3} {flags}"
+        ).rstrip()
+
+
+def make_inputs(shape: Shape, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(shape.batch, shape.time, shape.features)).astype("float32")
+    if not shape.masked:
+        return x, None
+    # Lengths spread over [time/2, time], the longest row full.
+    lengths = rng.integers(shape.time // 2, shape.time + 1, size=shape.batch)
+    lengths[0] = shape.time
+    mask = np.arange(shape.time)[None, :] < lengths[:, None]
+    return x, mask
+
+
+def tf_layer(module, shape: Shape):
+    layer_cls = {"lstm": module.LSTM, "gru": module.GRU}[shape.cell]
+    layer = layer_cls(shape.units, return_sequences=True)
+    return module.Bidirectional(layer) if shape.bidirectional else layer
+
+
+def tf_step(layer, train: bool):
+    @tf.function(jit_compile=True)
+    def step(x, mask):
+        if not train:
+            return tf.reduce_sum(layer(x, mask=mask, training=False))
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(layer(x, mask=mask, training=True)))
+        gradients = tape.gradient(loss, layer.trainable_weights)
+        return loss + sum(tf.reduce_sum(g) for g in gradients) * 0.0
+
+    return step
+
+
+def torch_step(shape: Shape, train: bool):
+    module_cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[shape.cell]
+    module = module_cls(
+        shape.features, shape.units, batch_first=True, bidirectional=shape.bidirectional
+    )
+    x_np, mask = make_inputs(shape)
+    x = torch.from_numpy(x_np)
+    lengths = None if mask is None else torch.from_numpy(mask.sum(axis=1))
+
+    def run():
+        inputs = x
+        if lengths is not None:
+            inputs = torch.nn.utils.rnn.pack_padded_sequence(
+                x, lengths, batch_first=True, enforce_sorted=False
+            )
+        outputs, _ = module(inputs)
+        if lengths is not None:
+            outputs, _ = torch.nn.utils.rnn.pad_packed_sequence(
+                outputs, batch_first=True
+            )
+        return outputs.square().mean()
+
+    def step():
+        if train:
+            module.zero_grad()
+            loss = run()
+            loss.backward()
+            return float(loss)
+        with torch.no_grad():
+            return float(run())
+
+    return step
+
+
+def implementations(shape: Shape, train: bool) -> dict:
+    """name -> zero-argument callable running one step and syncing."""
+    x, mask = make_inputs(shape)
+    x = tf.constant(x)
+    mask = None if mask is None else tf.constant(mask)
+    theirs, ours = tf_layer(keras.layers, shape), tf_layer(layers, shape)
+    theirs(x[:1])
+    ours(x[:1])
+    ours.set_weights(theirs.get_weights())
+    result = {}
+    for name, layer in (("ours", ours), ("keras", theirs)):
+        step = tf_step(layer, train)
+        result[name] = lambda step=step: float(step(x, mask))
+    if torch is not None:
+        result["torch"] = torch_step(shape, train)
+    return result
+
+
+def measure(shape: Shape, train: bool, repeats: int, steps: int) -> dict:
+    impls = implementations(shape, train)
+    for run in impls.values():  # compile and warm up
+        for _ in range(2):
+            run()
+    seconds = {name: [] for name in impls}
+    names = list(impls)
+    for repeat in range(repeats):
+        order = names[repeat % len(names) :] + names[: repeat % len(names)]
+        for name in order:
+            start = time.perf_counter()
+            for _ in range(steps):
+                impls[name]()
+            seconds[name].append(time.perf_counter() - start)
+    tokens = shape.batch * shape.time * steps
+    return {name: tokens / statistics.median(times) for name, times in seconds.items()}
+
+
+def shapes(args) -> list[Shape]:
+    if not args.sweep:
+        return [Shape(cell) for cell in args.cells]
+    grid = itertools.product(
+        args.cells, (16, 64), (128, 512), (20, 100), (False, True), (False, True)
+    )
+    return [
+        Shape(cell, batch=b, time=t, units=u, masked=m, bidirectional=bi)
+        for cell, b, u, t, m, bi in grid
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cells", nargs="+", default=["lstm", "gru"])
+    parser.add_argument("--modes", nargs="+", default=["train", "infer"])
+    parser.add_argument("--sweep", action="store_true", help="the full grid")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=5, help="steps per repeat")
+    args = parser.parse_args()
+
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+        f"tensorflow {tf.__version__}, keras {keras.__version__}"
+        + (f", torch {torch.__version__}" if torch is not None else ", no torch")
+    )
+    print(f"# median of {args.repeats} interleaved repeats of {args.steps} steps")
+    header = f"{'mode':<6}{'shape':<44}{'ours':>9}{'keras':>9}"
+    header += f"{'torch':>9}" if torch is not None else ""
+    header += f"{'ours/keras':>12}" + (
+        f"{'ours/torch':>12}" if torch is not None else ""
+    )
+    print(header + "   (tokens/s)")
+    for shape in shapes(args):
+        for mode in args.modes:
+            rates = measure(shape, mode == "train", args.repeats, args.steps)
+            row = f"{mode:<6}{shape.label():<44}"
+            row += "".join(f"{rates[name]:>9.0f}" for name in rates)
+            row += f"{rates['ours'] / rates['keras']:>12.2f}"
+            if "torch" in rates:
+                row += f"{rates['ours'] / rates['torch']:>12.2f}"
+            print(row, flush=True)
+
+
+if __name__ == "__main__":
+    main()
