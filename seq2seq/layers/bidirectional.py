@@ -6,8 +6,14 @@ import keras
 import tensorflow as tf
 
 from seq2seq.layers import masking, validation
+from seq2seq.layers.rnn import RNN
 
 MERGE_MODES = ("concat", "sum", "ave", "mul", None)
+
+
+def as_list_of_shapes(shape, return_state):
+    """`[output_shape, *state_shapes]` from an RNN's `compute_output_shape`."""
+    return list(shape) if return_state else [shape]
 
 
 def _renamed_copy(layer, prefix, **overrides):
@@ -31,13 +37,13 @@ class Bidirectional(keras.layers.Layer):
     padded steps output zeros in both and the mask is passed on.
 
     Args:
-        layer: An `RNN` layer (any object with `return_sequences`,
-            `return_state` and `go_backwards`). It is copied from its config,
-            so its weights are not shared.
+        layer: A `seq2seq.layers.RNN` layer (`LSTM`, `GRU`, ...) reading
+            forwards. It is copied from its config, so its weights are not
+            shared.
         merge_mode: How the directions' outputs are combined: `"concat"`,
             `"sum"`, `"ave"`, `"mul"`, or None for a list of both.
-        backward_layer: Optional layer for the backward direction; it must
-            have the opposite `go_backwards` and the same `return_*` flags.
+        backward_layer: Optional `RNN` layer for the backward direction, with
+            `go_backwards=True` and the same `return_*` flags as `layer`.
         **kwargs: Base `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -60,24 +66,26 @@ class Bidirectional(keras.layers.Layer):
     def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
         validation.one_of("merge_mode", merge_mode, MERGE_MODES)
         for argument, value in (("layer", layer), ("backward_layer", backward_layer)):
-            if value is None and argument == "backward_layer":
-                continue
-            if not all(
-                hasattr(value, attr)
-                for attr in ("return_sequences", "return_state", "go_backwards")
+            # Only our RNN reverses the valid prefix; Keras's go_backwards
+            # flips the padding too, which the re-alignment below would undo
+            # wrongly.
+            if not (value is None and argument == "backward_layer") and not isinstance(
+                value, RNN
             ):
                 raise ValueError(
-                    f"{argument} must be a recurrent layer with `return_sequences`, "
-                    f"`return_state` and `go_backwards`. Received: {argument}={value!r}"
+                    f"{argument} must be a seq2seq.layers.RNN layer (RNN, LSTM, "
+                    f"GRU, SimpleRNN). Received: {argument}={value!r}"
                 )
+        if layer.go_backwards:
+            raise ValueError(
+                "layer must read forwards; Bidirectional makes the backward copy. "
+                f"Received: layer.go_backwards={layer.go_backwards}"
+            )
         super().__init__(**kwargs)
-        self.layer = layer
         self.merge_mode = merge_mode
         self.forward_layer = _renamed_copy(layer, "forward")
         if backward_layer is None:
-            backward_layer = _renamed_copy(
-                layer, "backward", go_backwards=not layer.go_backwards
-            )
+            backward_layer = _renamed_copy(layer, "backward", go_backwards=True)
         self.backward_layer = backward_layer
         for attr in ("return_sequences", "return_state"):
             forward, backward = (getattr(x, attr) for x in (layer, backward_layer))
@@ -87,17 +95,21 @@ class Bidirectional(keras.layers.Layer):
                     f"Received: layer.{attr}={forward}, "
                     f"backward_layer.{attr}={backward}"
                 )
-        if layer.go_backwards == backward_layer.go_backwards:
+        if not backward_layer.go_backwards:
             raise ValueError(
-                "backward_layer must have the opposite go_backwards of layer. "
-                f"Received: go_backwards={layer.go_backwards} for both"
+                "backward_layer must have go_backwards=True. "
+                f"Received: backward_layer.go_backwards={backward_layer.go_backwards}"
             )
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
         for direction in (self.forward_layer, self.backward_layer):
-            if hasattr(direction, "zero_output_for_mask"):
-                direction.zero_output_for_mask = self.return_sequences
+            direction.zero_output_for_mask = self.return_sequences
         self.supports_masking = True
+
+    @property
+    def layer(self):
+        """The forward layer: what `layer` was copied into."""
+        return self.forward_layer
 
     def build(self, sequences_shape, initial_state_shape=None):
         for direction in (self.forward_layer, self.backward_layer):
@@ -119,7 +131,15 @@ class Bidirectional(keras.layers.Layer):
         forward_state = backward_state = None
         if initial_state is not None:
             initial_state = list(initial_state)
-            half = len(initial_state) // 2
+            counts = [
+                len(d.state_size) for d in (self.forward_layer, self.backward_layer)
+            ]
+            if len(initial_state) != sum(counts):
+                raise ValueError(
+                    f"initial_state must hold {counts[0]} forward then {counts[1]} "
+                    f"backward state(s). Received: {len(initial_state)} state(s)"
+                )
+            half = counts[0]
             forward_state, backward_state = initial_state[:half], initial_state[half:]
         forward = self.forward_layer(
             sequences, initial_state=forward_state, mask=mask, training=training
@@ -144,34 +164,38 @@ class Bidirectional(keras.layers.Layer):
         return (output, *states)
 
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
-        forward = self.forward_layer.compute_output_shape(sequences_shape)
-        states = ()
-        if self.return_state:
-            states = tuple(forward[1:]) * 2
-            forward = forward[0]
+        directions = [
+            as_list_of_shapes(
+                d.compute_output_shape(sequences_shape), self.return_state
+            )
+            for d in (self.forward_layer, self.backward_layer)
+        ]
+        (forward, *forward_states), (backward, *backward_states) = directions
         if self.merge_mode == "concat":
-            output = (*forward[:-1], forward[-1] * 2)
+            outputs = [(*forward[:-1], forward[-1] + backward[-1])]
         elif self.merge_mode is None:
-            output = [forward, forward]
+            outputs = [forward, backward]
         else:
-            output = forward
+            outputs = [forward]
         if not self.return_state:
-            return output
-        if self.merge_mode is None:
-            return (*output, *states)
-        return (output, *states)
+            return outputs[0] if len(outputs) == 1 else outputs
+        return (*outputs, *forward_states, *backward_states)
 
     def compute_mask(self, sequences, mask=None):
         output_mask = mask if self.return_sequences else None
         outputs = [output_mask] * (2 if self.merge_mode is None else 1)
         if self.return_state:
-            num_states = len(self.forward_layer.state_size) * 2
+            num_states = sum(
+                len(d.state_size) for d in (self.forward_layer, self.backward_layer)
+            )
             return outputs + [None] * num_states
         return outputs[0] if len(outputs) == 1 else outputs
 
     def get_config(self):
         config = super().get_config()
-        config["layer"] = keras.saving.serialize_keras_object(self.layer)
+        # The forward copy stands for `layer`; from_config copies it again
+        # under the same name.
+        config["layer"] = keras.saving.serialize_keras_object(self.forward_layer)
         config["merge_mode"] = self.merge_mode
         config["backward_layer"] = keras.saving.serialize_keras_object(
             self.backward_layer

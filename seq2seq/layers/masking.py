@@ -10,7 +10,12 @@ import tensorflow as tf
 
 
 def sequence_lengths(mask, sequences):
-    """Valid length of each row: `[batch]` int32.
+    """Length of each row up to its last valid step: `[batch]` int32.
+
+    For a right-padded mask this is the number of valid steps. A mask with
+    gaps (a `Masking` layer meeting an all-zero step) counts up to the last
+    valid step, so reversing that prefix still reads every valid step, and the
+    masked steps inside it carry the state as in the forward direction.
 
     Args:
         mask: Boolean `[batch, time]`, or None (every step valid).
@@ -20,7 +25,8 @@ def sequence_lengths(mask, sequences):
     if mask is None:
         shape = tf.shape(sequences)
         return tf.fill([shape[0]], shape[1])
-    return tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
+    positions = tf.range(1, tf.shape(mask)[1] + 1)[tf.newaxis, :]
+    return tf.reduce_max(tf.where(mask, positions, 0), axis=1)
 
 
 def reverse_valid_steps(sequences, lengths):

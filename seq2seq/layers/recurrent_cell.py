@@ -15,6 +15,9 @@ class RecurrentCell(keras.layers.Layer):
     It knows nothing about time: the `RNN` driver loops over the steps, applies
     masks and decides when dropout masks are drawn.
 
+    Masks: a cell never sees one; the driver keeps the states unchanged at
+    padded steps.
+
     Subclasses create `kernel`, `recurrent_kernel` and `bias` in `build()` and
     write the equations in `call()`. A cell a user writes for `RNN` does not
     need this base class: `state_size` and `call(inputs, states)` are enough.
@@ -99,6 +102,7 @@ class RecurrentCell(keras.layers.Layer):
                 f"{type(self).__name__} needs a known input feature size. "
                 f"Received: input_shape={tuple(input_shape)}"
             )
+        self.input_size = int(input_size)
         width = self.num_blocks * self.units
         self.kernel = self.add_weight(
             shape=(input_size, width),
@@ -164,7 +168,7 @@ class RecurrentCell(keras.layers.Layer):
             return
         if self.dropout > 0:
             self._input_dropout_mask = self._draw_mask(
-                batch_size, self.kernel.shape[0], self.dropout
+                batch_size, self.input_size, self.dropout
             )
         if self.recurrent_dropout > 0:
             self._recurrent_dropout_mask = self._draw_mask(

@@ -30,7 +30,7 @@ def call_cell(cell, inputs, states, training):
     if isinstance(cell, keras.layers.Layer):
         output, new_states = cell(inputs, states, training=training)
     else:
-        output, new_states = cell(inputs, states)
+        output, new_states = cell.call(inputs, states)
     return output, as_list(new_states)
 
 
@@ -41,6 +41,19 @@ def check_cell(cell, argument="cell"):
             "`call(inputs, states)` method, or a list of such cells. "
             f"Received: {argument}={cell!r}"
         )
+    # Keras's cells draw their dropout masks lazily inside the step, which
+    # inside our loop would draw them in the loop body; the driver only knows
+    # how to hoist the masks of cells with `create_dropout_masks`.
+    rates = [getattr(cell, name, 0) for name in ("dropout", "recurrent_dropout")]
+    has_dropout = any(isinstance(r, (int, float)) and r > 0 for r in rates)
+    if has_dropout and not hasattr(cell, "create_dropout_masks"):
+        raise ValueError(
+            f"{argument} has dropout but no `create_dropout_masks()`, so its "
+            "masks cannot be shared across time steps. Use seq2seq.layers cells "
+            "(same weights as Keras's) or dropout=0. "
+            f"Received: {argument}={cell!r} with dropout={rates[0]}, "
+            f"recurrent_dropout={rates[1]}"
+        )
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -48,8 +61,9 @@ class StackedRNNCells(keras.layers.Layer):
     """Cells stacked into one cell: the output of each is the next's input.
 
     Its states are the cells' states, flattened in order (for two LSTM cells:
-    `[h0, c0, h1, c1]`), as in `keras.layers.StackedRNNCells`, and so are its
-    weights.
+    `[h0, c0, h1, c1]`); its weights are the cells' in order, as in
+    `keras.layers.StackedRNNCells`. Masks: like any cell it never sees one;
+    the driver carries all the stacked states over padded steps.
 
     Args:
         cells: A non-empty list of cells.
@@ -155,8 +169,10 @@ class RNN(keras.layers.Layer):
 
     `go_backwards` reads each row's valid prefix in reverse and returns the
     outputs in the order they were computed, still right-padded, so the
-    propagated mask still describes them. Without a mask this is exactly
-    Keras's behaviour; with one, the final states equal Keras's, while Keras
+    propagated mask still describes them. A mask with gaps (a `Masking`
+    layer meeting an all-zero step) reverses up to the last valid step, the
+    gaps carrying the state. Without a mask this is exactly Keras's
+    behaviour; with one, the final states equal Keras's, while Keras
     places the reversed outputs after the padding.
 
     Args:
@@ -266,9 +282,10 @@ class RNN(keras.layers.Layer):
         if mask is not None:
             mask = tf.cast(mask, tf.bool)
         if self.go_backwards:
-            sequences = masking.reverse_valid_steps(
-                sequences, masking.sequence_lengths(mask, sequences)
-            )
+            lengths = masking.sequence_lengths(mask, sequences)
+            sequences = masking.reverse_valid_steps(sequences, lengths)
+            if mask is not None:  # unchanged when right-padded, not with gaps
+                mask = masking.reverse_valid_steps(mask, lengths)
         if hasattr(self.cell, "create_dropout_masks"):
             self.cell.create_dropout_masks(batch_size, training)
         try:
@@ -389,7 +406,7 @@ class CellRNN(RNN):
     A subclass names its `cell_class`; its constructor takes the cell's
     arguments and `RNN`'s together, builds the cell, and exposes each cell
     argument as a same-named read-only attribute. Its config is flat, as
-    Keras's layers' are.
+    Keras's layers' are. Masks: as `RNN`.
     """
 
     cell_class: type = None

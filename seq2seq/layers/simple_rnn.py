@@ -40,11 +40,13 @@ class SimpleRNNCell(RecurrentCell):
         h_prev = states[0] if isinstance(states, (list, tuple)) else states
         x = self.dropped_inputs(inputs, training)
         h_in = self.dropped_state(h_prev, training)
-        pre_activation = ops.matmul(x, self.kernel) + ops.matmul(
-            h_in, self.recurrent_kernel
-        )
+        # (W_hx x + b_h) first: the input projection with its bias is what a
+        # fused path computes for all steps at once, and Keras sums in this
+        # order too, so training runs agree to the last bit.
+        input_projection = ops.matmul(x, self.kernel)
         if self.use_bias:
-            pre_activation = pre_activation + self.bias
+            input_projection = input_projection + self.bias
+        pre_activation = input_projection + ops.matmul(h_in, self.recurrent_kernel)
         h = self.activation(pre_activation)
         return h, [h]
 

@@ -5,7 +5,8 @@
 - a model holding the layer saves as `.keras` and reloads with identical
   outputs;
 - the model trains one step and predicts inside `compile(jit_compile=True)`,
-  with batch and time dimensions that change between calls.
+  with batch and time dimensions that change between calls, for fitting and
+  for predicting.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ def assert_layer_contract(make_layer, tmp_path, features=3, vocabulary=None):
     path = tmp_path / "model.keras"
     model.save(path)
     reloaded = keras.models.load_model(path)
+    assert len(reloaded.weights) == len(model.weights)
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), expected, atol=1e-6)
 
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", jit_compile=True)
@@ -71,6 +73,9 @@ def assert_layer_contract(make_layer, tmp_path, features=3, vocabulary=None):
     y = rng.normal(size=expected.shape).astype("float32")
     history = model.fit(x, y, batch_size=4, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+    x_longer = _data(rng, 2, 8, features, vocabulary)  # another batch and time
+    y_longer = rng.normal(size=(2, 8, 1) if expected.ndim == 3 else (2, 1))
+    assert np.isfinite(model.train_on_batch(x_longer, y_longer.astype("float32")))
     changed = [
         not np.allclose(a, b) for a, b in zip(before, model.get_weights(), strict=True)
     ]

@@ -101,23 +101,73 @@ def test_unknown_merge_mode_raises(merge_mode):
         layers.Bidirectional(layers.LSTM(3), merge_mode=merge_mode)
 
 
-def test_non_recurrent_layer_raises():
-    with pytest.raises(ValueError, match="layer must be a recurrent layer"):
-        layers.Bidirectional(keras.layers.Dense(3))
+@pytest.mark.parametrize(
+    "layer", [keras.layers.Dense(3), keras.layers.LSTM(3)], ids=["dense", "keras_lstm"]
+)
+def test_layers_other_than_ours_raise(layer):
+    """Keras's go_backwards flips the padding too, so its layers are refused."""
+    with pytest.raises(
+        ValueError, match=r"layer must be a seq2seq.layers.RNN.*Received"
+    ):
+        layers.Bidirectional(layer)
 
 
-def test_backward_layer_with_same_direction_raises():
-    with pytest.raises(ValueError, match="opposite go_backwards"):
+def test_forward_layer_reading_backwards_raises():
+    with pytest.raises(ValueError, match=r"Received: layer.go_backwards=True"):
+        layers.Bidirectional(layers.LSTM(3, go_backwards=True))
+
+
+def test_backward_layer_reading_forwards_raises():
+    with pytest.raises(
+        ValueError, match=r"Received: backward_layer.go_backwards=False"
+    ):
         layers.Bidirectional(layers.LSTM(3), backward_layer=layers.LSTM(3))
 
 
-def test_explicit_backward_layer_is_used(rng):
+def test_wrong_number_of_initial_states_raises():
+    layer = layers.Bidirectional(layers.LSTM(3))
+    with pytest.raises(ValueError, match=r"2 forward then 2 backward.*Received: 3"):
+        layer(np.zeros((2, 4, 3), "float32"), initial_state=[np.zeros((2, 3))] * 3)
+
+
+def test_explicit_backward_layer_of_another_kind(rng):
     x, mask = ragged_batch(rng)
     layer = layers.Bidirectional(
-        layers.LSTM(3, return_sequences=True),
-        backward_layer=layers.GRU(2, go_backwards=True, return_sequences=True),
+        layers.LSTM(3, return_sequences=True, return_state=True),
+        backward_layer=layers.GRU(
+            2, go_backwards=True, return_sequences=True, return_state=True
+        ),
     )
-    assert layer(x, mask=mask).shape == (4, 6, 5)
+    outputs = layer(x, mask=mask)
+    shapes = [tuple(o.shape) for o in outputs]
+    assert shapes == [(4, 6, 5), (4, 3), (4, 3), (4, 2)]
+    assert [tuple(s) for s in layer.compute_output_shape(x.shape)] == shapes
+    assert len(layer.compute_mask(x, mask)) == len(outputs)
+    alone = layers.GRU(2, return_sequences=True)
+    alone(x[:1])
+    alone.set_weights(layer.backward_layer.get_weights())
+    for row, length in enumerate(LENGTHS):
+        expected = alone(x[row : row + 1, :length][:, ::-1])[0].numpy()[::-1]
+        np.testing.assert_allclose(outputs[0][row, :length, 3:], expected, atol=ATOL)
+
+
+def test_masks_with_gaps_match_keras(rng):
+    """A `Masking` layer masks an all-zero step mid-sequence: still Keras's."""
+    x, mask = ragged_batch(rng)
+    x[0, 2] = 0.0  # a gap in the first row
+    mask[0, 2] = False
+    ours, theirs = _pair("lstm", None, return_sequences=True, return_state=True)
+    copy_keras_weights(ours, theirs, x)
+    for a, b in zip(ours(x, mask=mask), theirs(x, mask=mask), strict=True):
+        np.testing.assert_allclose(a, b, atol=ATOL)
+
+
+def test_config_round_trip_keeps_two_directions():
+    layer = layers.Bidirectional(layers.GRU(3, name="gru"))
+    rebuilt = layers.Bidirectional.from_config(layer.get_config())
+    for bidirectional in (layer, rebuilt):
+        names = [sub.name for sub in bidirectional._layers]
+        assert names == ["forward_gru", "backward_gru"]
 
 
 @pytest.mark.parametrize(

@@ -407,3 +407,18 @@ def test_encoder_states_feed_a_decoder_in_a_functional_model(rng, tmp_path):
     model.save(tmp_path / "seq2seq.keras")
     reloaded = keras.models.load_model(tmp_path / "seq2seq.keras")
     np.testing.assert_allclose(reloaded([source, target]), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", sorted(LAYER_PAIRS))
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_masks_with_gaps_give_keras_states(rng, kind, go_backwards):
+    """`Masking` masks an all-zero step mid-sequence; states still match."""
+    ours_cls, keras_cls, kwargs = LAYER_PAIRS[kind]
+    x, mask = ragged_batch(rng)
+    x[0, 2], x[3, 1] = 0.0, 0.0
+    mask[0, 2], mask[3, 1] = False, False
+    ours = ours_cls(4, go_backwards=go_backwards, return_state=True, **kwargs)
+    theirs = keras_cls(4, go_backwards=go_backwards, return_state=True, **kwargs)
+    copy_keras_weights(ours, theirs, x)
+    for a, b in zip(ours(x, mask=mask), theirs(x, mask=mask), strict=True):
+        np.testing.assert_allclose(a, b, atol=ATOL)

@@ -2,10 +2,11 @@
 
 import keras
 import numpy as np
+import pytest
 from keras import ops
 
 from seq2seq import layers
-from tests.layers.helpers import LENGTHS, hand_loop, ragged_batch
+from tests.layers.helpers import LENGTHS, hand_loop, ragged_batch, zeros_states
 from tests.layers.layer_contract import assert_layer_contract
 
 ATOL = 1e-5
@@ -84,9 +85,34 @@ def test_user_cell_in_bidirectional(rng):
 def test_user_cell_stacked_with_built_in_cells(rng):
     x, _ = ragged_batch(rng)
     layer = layers.RNN([layers.LSTMCell(4), MinimalGatedUnit(3)], return_state=True)
-    output, h0, c0, h1 = layer(x)
-    assert output.shape == (4, 3) and c0.shape == (4, 4)
-    np.testing.assert_allclose(output, h1, atol=0)
+    output, *states = layer(x)
+    _, expected_states = hand_loop(layer.cell, x, zeros_states(layer.cell, len(x)))
+    assert [s.shape for s in states] == [(4, 4), (4, 4), (4, 3)]
+    for state, expected in zip(states, expected_states, strict=True):
+        np.testing.assert_allclose(state, expected, atol=ATOL)
+    np.testing.assert_allclose(output, expected_states[-1], atol=ATOL)
+
+
+class PlainCell:
+    """Not a Keras layer: a running sum, `h(t) = h(t-1) + x(t)`."""
+
+    state_size = 2
+
+    def call(self, inputs, states):
+        h = states[0] + inputs
+        return h, [h]
+
+
+def test_plain_object_cell_runs(rng):
+    x, mask = ragged_batch(rng, features=2)
+    output = layers.RNN(PlainCell())(x, mask=mask)
+    np.testing.assert_allclose(output, (x * mask[..., None]).sum(axis=1), atol=ATOL)
+
+
+def test_keras_cell_with_dropout_raises():
+    cell = keras.layers.LSTMCell(4, dropout=0.5)
+    with pytest.raises(ValueError, match=r"create_dropout_masks.*dropout=0.5"):
+        layers.RNN(cell)
 
 
 def test_user_cell_layer_contract(tmp_path):
