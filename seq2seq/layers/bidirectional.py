@@ -16,6 +16,16 @@ def as_list_of_shapes(shape, return_state):
     return list(shape) if return_state else [shape]
 
 
+def _check_rnn(argument, value):
+    # Only our RNN reverses the valid prefix; Keras's go_backwards flips the
+    # padding too, which the re-alignment in `call` would undo wrongly.
+    if not isinstance(value, RNN):
+        raise ValueError(
+            f"{argument} must be a seq2seq.layers.RNN layer (RNN, LSTM, GRU, "
+            f"SimpleRNN). Received: {argument}={value!r}"
+        )
+
+
 def _renamed_copy(layer, prefix, **overrides):
     config = keras.saving.serialize_keras_object(layer)
     name = layer.name.removeprefix("forward_").removeprefix("backward_")
@@ -65,17 +75,9 @@ class Bidirectional(keras.layers.Layer):
 
     def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
         validation.one_of("merge_mode", merge_mode, MERGE_MODES)
-        for argument, value in (("layer", layer), ("backward_layer", backward_layer)):
-            # Only our RNN reverses the valid prefix; Keras's go_backwards
-            # flips the padding too, which the re-alignment below would undo
-            # wrongly.
-            if not (value is None and argument == "backward_layer") and not isinstance(
-                value, RNN
-            ):
-                raise ValueError(
-                    f"{argument} must be a seq2seq.layers.RNN layer (RNN, LSTM, "
-                    f"GRU, SimpleRNN). Received: {argument}={value!r}"
-                )
+        _check_rnn("layer", layer)
+        if backward_layer is not None:
+            _check_rnn("backward_layer", backward_layer)
         if layer.go_backwards:
             raise ValueError(
                 "layer must read forwards; Bidirectional makes the backward copy. "
@@ -106,6 +108,10 @@ class Bidirectional(keras.layers.Layer):
             direction.zero_output_for_mask = self.return_sequences
         self.supports_masking = True
 
+    def _state_counts(self) -> list[int]:
+        """How many states the forward and the backward layer each have."""
+        return [len(d.state_size) for d in (self.forward_layer, self.backward_layer)]
+
     @property
     def layer(self):
         """The forward layer: what `layer` was copied into."""
@@ -131,9 +137,7 @@ class Bidirectional(keras.layers.Layer):
         forward_state = backward_state = None
         if initial_state is not None:
             initial_state = list(initial_state)
-            counts = [
-                len(d.state_size) for d in (self.forward_layer, self.backward_layer)
-            ]
+            counts = self._state_counts()
             if len(initial_state) != sum(counts):
                 raise ValueError(
                     f"initial_state must hold {counts[0]} forward then {counts[1]} "
@@ -185,9 +189,7 @@ class Bidirectional(keras.layers.Layer):
         output_mask = mask if self.return_sequences else None
         outputs = [output_mask] * (2 if self.merge_mode is None else 1)
         if self.return_state:
-            num_states = sum(
-                len(d.state_size) for d in (self.forward_layer, self.backward_layer)
-            )
+            num_states = sum(self._state_counts())
             return outputs + [None] * num_states
         return outputs[0] if len(outputs) == 1 else outputs
 

@@ -49,3 +49,16 @@ def hand_loop(cell, x, initial_states):
 def zeros_states(cell, batch):
     sizes = cell.state_size if isinstance(cell.state_size, list) else [cell.state_size]
     return [np.zeros((batch, size), "float32") for size in sizes]
+
+
+def reversed_prefix_outputs(make_layer, weights, x, row, length):
+    """Outputs of a forward layer over row `row`'s valid prefix, reversed.
+
+    The reference for a backward direction: `make_layer()` builds a forward
+    `return_sequences` layer that gets `weights`; its outputs are returned in
+    the order it computed them (last valid step first).
+    """
+    layer = make_layer()
+    layer(x[:1])
+    layer.set_weights(weights)
+    return np.asarray(layer(x[row : row + 1, :length][:, ::-1])[0])

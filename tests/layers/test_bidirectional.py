@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 
 from seq2seq import layers
-from tests.layers.helpers import LAYER_PAIRS, LENGTHS, copy_keras_weights, ragged_batch
+from tests.layers.helpers import (
+    LAYER_PAIRS,
+    LENGTHS,
+    copy_keras_weights,
+    ragged_batch,
+    reversed_prefix_outputs,
+)
 from tests.layers.layer_contract import assert_layer_contract
 
 ATOL = 1e-5
@@ -52,12 +58,11 @@ def test_backward_direction_reads_each_valid_part_in_reverse(rng):
     )
     forward, backward, _, backward_state = layer(x, mask=mask)
     assert np.all(forward.numpy()[~mask] == 0) and np.all(backward.numpy()[~mask] == 0)
-    alone = layers.GRU(4, return_sequences=True)
-    alone(x[:1])
-    alone.set_weights(layer.backward_layer.get_weights())
+    weights = layer.backward_layer.get_weights()
     for row, length in enumerate(LENGTHS):
-        reversed_prefix = x[row : row + 1, :length][:, ::-1]
-        expected = alone(reversed_prefix)[0].numpy()[::-1]
+        expected = reversed_prefix_outputs(
+            lambda: layers.GRU(4, return_sequences=True), weights, x, row, length
+        )[::-1]
         np.testing.assert_allclose(backward[row, :length], expected, atol=ATOL)
         # The backward final state is the state after reading x[0].
         np.testing.assert_allclose(backward_state[row], expected[0], atol=ATOL)
@@ -143,11 +148,11 @@ def test_explicit_backward_layer_of_another_kind(rng):
     assert shapes == [(4, 6, 5), (4, 3), (4, 3), (4, 2)]
     assert [tuple(s) for s in layer.compute_output_shape(x.shape)] == shapes
     assert len(layer.compute_mask(x, mask)) == len(outputs)
-    alone = layers.GRU(2, return_sequences=True)
-    alone(x[:1])
-    alone.set_weights(layer.backward_layer.get_weights())
+    weights = layer.backward_layer.get_weights()
     for row, length in enumerate(LENGTHS):
-        expected = alone(x[row : row + 1, :length][:, ::-1])[0].numpy()[::-1]
+        expected = reversed_prefix_outputs(
+            lambda: layers.GRU(2, return_sequences=True), weights, x, row, length
+        )[::-1]
         np.testing.assert_allclose(outputs[0][row, :length, 3:], expected, atol=ATOL)
 
 

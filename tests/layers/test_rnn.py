@@ -12,6 +12,7 @@ from tests.layers.helpers import (
     copy_keras_weights,
     hand_loop,
     ragged_batch,
+    reversed_prefix_outputs,
     zeros_states,
 )
 from tests.layers.layer_contract import assert_layer_contract
@@ -119,13 +120,14 @@ def test_go_backwards_masked_reverses_the_valid_prefix(rng, kind):
             outputs[row, :length], keras_outputs[row, time - length :], atol=ATOL
         )
         # Each of ours equals a forward run over the reversed valid prefix.
-        forward = ours_cls(4, return_sequences=True, **kwargs)
-        forward(x[:1])
-        forward.set_weights(ours.get_weights())
-        reversed_prefix = x[row : row + 1, :length][:, ::-1]
-        np.testing.assert_allclose(
-            outputs[row, :length], forward(reversed_prefix)[0], atol=ATOL
+        expected = reversed_prefix_outputs(
+            lambda: ours_cls(4, return_sequences=True, **kwargs),
+            ours.get_weights(),
+            x,
+            row,
+            length,
         )
+        np.testing.assert_allclose(outputs[row, :length], expected, atol=ATOL)
 
 
 @pytest.mark.parametrize("kind", sorted(LAYER_PAIRS))
