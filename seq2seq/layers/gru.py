@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from seq2seq.layers import fused
 from seq2seq.layers.recurrent_cell import GatedCell
 from seq2seq.layers.rnn import CellRNN
 
@@ -99,6 +100,8 @@ class GRU(CellRNN):
     """A GRU layer: `RNN(GRUCell(...))`.
 
     Takes the arguments of `GRUCell` and of `RNN`. Masks: see `RNN`.
+    Training steps run `fused.gru_sequence` unless `fused=False`,
+    `reset_after=False` or the cell has non-default activations.
 
     >>> layer = GRU(8, return_sequences=True, reset_after=False)
     >>> layer(np.zeros((2, 5, 3))).shape
@@ -106,3 +109,19 @@ class GRU(CellRNN):
     """
 
     cell_class = GRUCell
+
+    def can_fuse(self) -> bool:
+        return self.cell.reset_after and self._has_standard_cell(GRUCell)
+
+    def fused_sequence(self, sequences, initial_states, mask, recurrent_dropout_mask):
+        kernel, recurrent_kernel, bias = self._cell_weights(sequences.dtype)
+        outputs, h = fused.gru_sequence(
+            sequences,
+            initial_states[0],
+            mask,
+            kernel,
+            recurrent_kernel,
+            bias,
+            recurrent_dropout_mask,
+        )
+        return outputs, [h]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from seq2seq.layers import fused
 from seq2seq.layers.recurrent_cell import GatedCell
 from seq2seq.layers.rnn import CellRNN
 
@@ -101,7 +102,10 @@ class LSTM(CellRNN):
     """An LSTM layer: `RNN(LSTMCell(...))`.
 
     Takes the arguments of `LSTMCell` and of `RNN`. Masks: see `RNN`. With
-    `return_state=True` it returns `output, h, c`.
+    `return_state=True` it returns `output, h, c`. Training steps run
+    `fused.lstm_sequence` (backpropagation through time written out, weight
+    gradients as one matmul over all steps) unless `fused=False` or the cell
+    has non-default activations.
 
     >>> layer = LSTM(8, return_state=True)
     >>> output, h, c = layer(np.zeros((2, 5, 3)))
@@ -110,3 +114,19 @@ class LSTM(CellRNN):
     """
 
     cell_class = LSTMCell
+
+    def can_fuse(self) -> bool:
+        return self._has_standard_cell(LSTMCell)
+
+    def fused_sequence(self, sequences, initial_states, mask, recurrent_dropout_mask):
+        kernel, recurrent_kernel, bias = self._cell_weights(sequences.dtype)
+        outputs, h, c = fused.lstm_sequence(
+            sequences,
+            *initial_states,
+            mask,
+            kernel,
+            recurrent_kernel,
+            bias,
+            recurrent_dropout_mask,
+        )
+        return outputs, [h, c]

@@ -407,6 +407,17 @@ class CellRNN(RNN):
     arguments and `RNN`'s together, builds the cell, and exposes each cell
     argument as a same-named read-only attribute. Its config is flat, as
     Keras's layers' are. Masks: as `RNN`.
+
+    A subclass with a whole-sequence implementation (`LSTM`, `GRU`) overrides
+    `can_fuse()` and `fused_sequence()`; training steps then run it instead of
+    the generic loop, which inference keeps (it is as fast there, and the
+    fused forward pass pays for storing what its backward pass needs).
+
+    Args:
+        units: The cell's `units`.
+        fused: Use the fused implementation in training when the cell allows
+            it (see `can_fuse`). False forces the generic loop, the reference.
+        **kwargs: The cell's arguments and `RNN`'s.
     """
 
     cell_class: type = None
@@ -419,7 +430,7 @@ class CellRNN(RNN):
             if not hasattr(cls, name):
                 setattr(cls, name, property(lambda self, n=name: getattr(self.cell, n)))
 
-    def __init__(self, units, **kwargs):
+    def __init__(self, units, fused: bool = True, **kwargs):
         cell_names = set(cell_argument_names(self.cell_class))
         cell_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in cell_names}
         for name in _SHARED_WITH_CELL:
@@ -427,6 +438,51 @@ class CellRNN(RNN):
                 cell_kwargs[name] = kwargs[name]
         cell = self.cell_class(units, name="cell", **cell_kwargs)
         super().__init__(cell, **kwargs)
+        self.fused = bool(fused)
+
+    def can_fuse(self) -> bool:
+        """Whether `fused_sequence` computes exactly what the cell would."""
+        return False
+
+    def fused_sequence(self, sequences, initial_states, mask, recurrent_dropout_mask):
+        """Runs the whole sequence: `(outputs [batch, time, units], states)`."""
+        raise NotImplementedError
+
+    def inner_loop(self, sequences, initial_states, mask, training=False):
+        if not (training and self.fused and self.can_fuse()):
+            return super().inner_loop(sequences, initial_states, mask, training)
+        cell = self.cell
+        if cell.input_dropout_mask is not None:
+            sequences = sequences * cell.input_dropout_mask[:, tf.newaxis, :]
+        outputs, states = self.fused_sequence(
+            sequences, list(initial_states), mask, cell.recurrent_dropout_mask
+        )
+        if not self.return_sequences:
+            outputs = None
+        elif mask is not None and self.zero_output_for_mask:
+            outputs = tf.where(mask[..., tf.newaxis], outputs, tf.zeros_like(outputs))
+        # The output is h, carried over padding like the states.
+        return states[0], outputs, states
+
+    def _cell_weights(self, dtype):
+        """The cell's kernels and bias as tensors of `dtype` (zeros bias if none)."""
+        cell = self.cell
+        weights = [cell.kernel, cell.recurrent_kernel]
+        weights = [tf.cast(tf.convert_to_tensor(w), dtype) for w in weights]
+        if cell.bias is None:
+            bias = tf.zeros(cell.bias_shape(), dtype)
+        else:
+            bias = tf.cast(tf.convert_to_tensor(cell.bias), dtype)
+        return (*weights, bias)
+
+    def _has_standard_cell(self, cell_class) -> bool:
+        """The cell is `cell_class`'s own step with tanh and sigmoid."""
+        cell = self.cell
+        return (
+            type(cell).call is cell_class.call
+            and cell.activation is keras.activations.tanh
+            and cell.recurrent_activation is keras.activations.sigmoid
+        )
 
     def get_config(self):
         config = super().get_config()
@@ -435,6 +491,7 @@ class CellRNN(RNN):
         for name in ("name", *_SHARED_WITH_CELL):
             cell_config.pop(name, None)
         config.update(cell_config)
+        config["fused"] = self.fused
         return config
 
     @classmethod
