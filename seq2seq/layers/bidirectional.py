@@ -158,7 +158,7 @@ class Bidirectional(keras.layers.Layer):
         if self.return_sequences:
             # The backward layer returns its outputs in the order it computed
             # them; reversing the valid prefix again restores input order.
-            lengths = masking.sequence_lengths(mask, sequences)
+            lengths = masking.sequence_lengths(mask)
             backward = masking.reverse_valid_steps(backward, lengths)
         output = self._merge(forward, backward)
         if not self.return_state:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 
-def sequence_lengths(mask, sequences):
+def sequence_lengths(mask):
     """Length of each row up to its last valid step: `[batch]` int32.
 
     For a right-padded mask this is the number of valid steps. A mask with
@@ -18,13 +18,11 @@ def sequence_lengths(mask, sequences):
     masked steps inside it carry the state as in the forward direction.
 
     Args:
-        mask: Boolean `[batch, time]`, or None (every step valid).
-        sequences: `[batch, time, ...]`, used for the shape when `mask` is
-            None.
+        mask: Boolean `[batch, time]`, or None (every step valid), for which
+            it returns None: "the whole row".
     """
     if mask is None:
-        shape = tf.shape(sequences)
-        return tf.fill([shape[0]], shape[1])
+        return None
     positions = tf.range(1, tf.shape(mask)[1] + 1)[tf.newaxis, :]
     return tf.reduce_max(tf.where(mask, positions, 0), axis=1)
 
@@ -39,8 +37,11 @@ def reverse_valid_steps(sequences, lengths):
 
     Args:
         sequences: `[batch, time, ...]`.
-        lengths: `[batch]` integer valid lengths.
+        lengths: `[batch]` integer valid lengths, or None to reverse whole
+            rows (a plain, cheaper `tf.reverse`).
     """
+    if lengths is None:
+        return tf.reverse(sequences, axis=[1])
     time_steps = tf.shape(sequences)[1]
     positions = tf.range(time_steps)[tf.newaxis, :]
     lengths = tf.cast(lengths, positions.dtype)[:, tf.newaxis]

@@ -282,7 +282,7 @@ class RNN(keras.layers.Layer):
         if mask is not None:
             mask = tf.cast(mask, tf.bool)
         if self.go_backwards:
-            lengths = masking.sequence_lengths(mask, sequences)
+            lengths = masking.sequence_lengths(mask)
             sequences = masking.reverse_valid_steps(sequences, lengths)
             if mask is not None:  # unchanged when right-padded, not with gaps
                 mask = masking.reverse_valid_steps(mask, lengths)
