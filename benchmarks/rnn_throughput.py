@@ -196,15 +196,22 @@ def main() -> None:
         f"{'ours/torch':>12}" if torch is not None else ""
     )
     print(header + "   (tokens/s)")
+    ratios = {mode: [] for mode in args.modes}
     for shape in shapes(args):
         for mode in args.modes:
             rates = measure(shape, mode == "train", args.repeats, args.steps)
             row = f"{mode:<6}{shape.label():<44}"
             row += "".join(f"{rates[name]:>9.0f}" for name in rates)
-            row += f"{rates['ours'] / rates['keras']:>12.2f}"
+            ratios[mode].append(rates["ours"] / rates["keras"])
+            row += f"{ratios[mode][-1]:>12.2f}"
             if "torch" in rates:
                 row += f"{rates['ours'] / rates['torch']:>12.2f}"
             print(row, flush=True)
+    for mode, values in ratios.items():
+        print(
+            f"# {mode}: ours/keras over {len(values)} shapes: min {min(values):.2f}, "
+            f"median {statistics.median(values):.2f}, max {max(values):.2f}"
+        )
 
 
 if __name__ == "__main__":
