@@ -1,0 +1,50 @@
+"""Loaders that return `tf.data.Dataset`s, and transforms for `ds.apply`.
+
+Every loader validates its input eagerly and raises `DataError` naming the
+file, the line and the problem; filters count and report what they drop.
+"""
+
+from seq2seq.data.conll import (
+    SCHEMES,
+    Sentence,
+    conll_dataset,
+    convert_tags,
+    read_conll,
+    spans_to_tags,
+    tags_to_spans,
+)
+from seq2seq.data.files import DataError, read_lines, rows_dataset
+from seq2seq.data.labelled import labelled_text, labelled_text_from_hf
+from seq2seq.data.parallel import (
+    parallel_text_files,
+    parallel_text_from_hf,
+    parallel_text_tsv,
+)
+from seq2seq.data.transforms import (
+    LengthFilter,
+    batch_by_examples,
+    bucket_by_length,
+    shuffle_cache_prefetch,
+)
+
+__all__ = [
+    "SCHEMES",
+    "DataError",
+    "LengthFilter",
+    "Sentence",
+    "batch_by_examples",
+    "bucket_by_length",
+    "conll_dataset",
+    "convert_tags",
+    "labelled_text",
+    "labelled_text_from_hf",
+    "parallel_text_files",
+    "parallel_text_from_hf",
+    "parallel_text_tsv",
+    "read_conll",
+    "read_lines",
+    "rows_dataset",
+    "shuffle_cache_prefetch",
+    "spans_to_tags",
+    "tags_to_spans",
+]

@@ -1,0 +1,15 @@
+"""Tokenizers and vocabularies that run inside the TensorFlow graph."""
+
+from seq2seq.text.sentencepiece_tokenizer import SentencePieceTokenizer
+from seq2seq.text.word_vocabulary import (
+    CharacterVocabulary,
+    WordVocabulary,
+    normalize_word,
+)
+
+__all__ = [
+    "CharacterVocabulary",
+    "SentencePieceTokenizer",
+    "WordVocabulary",
+    "normalize_word",
+]

@@ -1,0 +1,157 @@
+"""A SentencePiece tokenizer that runs inside the TensorFlow graph."""
+
+from __future__ import annotations
+
+import base64
+import os
+
+import keras
+import sentencepiece
+import tensorflow as tf
+import tensorflow_text
+
+
+def read_model_proto(model) -> bytes:
+    """The serialized model from a path or from bytes, checked."""
+    if isinstance(model, (bytes, bytearray)):
+        proto = bytes(model)
+        source = "the model bytes"
+    elif isinstance(model, (str, os.PathLike)):
+        path = os.fspath(model)
+        if not os.path.isfile(path):
+            raise ValueError(
+                f"model must be a SentencePiece .model file or its bytes. "
+                f"Received: model={path!r}, which is not a file"
+            )
+        with open(path, "rb") as file:
+            proto = file.read()
+        source = path
+    else:
+        raise ValueError(
+            "model must be a path to a SentencePiece .model file or its bytes. "
+            f"Received: model of type {type(model).__name__}"
+        )
+    try:
+        sentencepiece.SentencePieceProcessor(model_proto=proto)
+    except Exception as error:  # sentencepiece raises RuntimeError or OSError
+        raise ValueError(
+            f"model is not a valid SentencePiece model ({source}): {error}"
+        ) from None
+    return proto
+
+
+@keras.saving.register_keras_serializable(package="seq2seq")
+class SentencePieceTokenizer(keras.layers.Layer):
+    """Strings to SentencePiece ids and back, in the graph.
+
+    Wraps `tensorflow_text.SentencepieceTokenizer`, so its ids equal those of
+    the `sentencepiece` package for the same model. The model proto travels
+    in the layer's config, so a `.keras` file or a SavedModel that holds the
+    layer tokenizes with no file beside it. Input that is not valid UTF-8
+    does not fail: SentencePiece maps the bad bytes to pieces (often unknown).
+
+    Masks: none; it outputs ids, and id 0 is padding when the model was
+    trained with `pad_id=0` (as `tokenizers/train_sentencepiece.py` does).
+
+    Args:
+        model: Path to a `.model` file, or its bytes.
+        add_bos: Prepend the BOS id to every sequence.
+        add_eos: Append the EOS id to every sequence.
+        sequence_length: None for ragged ids. An int returns dense
+            `[batch, sequence_length]` ids, padded with `pad_id` and
+            truncated to that length: ask for it only where that is wanted.
+        **kwargs: Base `keras.layers.Layer` arguments.
+
+    Call arguments:
+        inputs: A string tensor, any shape.
+
+    Returns:
+        int32 ids: ragged with one more dimension than `inputs`, or dense
+        `[batch, sequence_length]`.
+
+    >>> tokenizer = SentencePieceTokenizer("spm.model", add_eos=True)
+    >>> tokenizer(["a man rides a bike"])  # <tf.RaggedTensor [[...]]>
+    """
+
+    def __init__(
+        self,
+        model,
+        add_bos: bool = False,
+        add_eos: bool = False,
+        sequence_length: int | None = None,
+        **kwargs,
+    ):
+        kwargs.setdefault("dtype", "int32")
+        super().__init__(**kwargs)
+        self._convert_input_args = False
+        self._allow_non_tensor_positional_args = True
+        self.proto = read_model_proto(model)
+        self.add_bos = bool(add_bos)
+        self.add_eos = bool(add_eos)
+        if sequence_length is not None and (
+            not isinstance(sequence_length, int) or sequence_length <= 0
+        ):
+            raise ValueError(
+                "sequence_length must be None or a positive integer. "
+                f"Received: sequence_length={sequence_length!r}"
+            )
+        self.sequence_length = sequence_length
+        processor = sentencepiece.SentencePieceProcessor(model_proto=self.proto)
+        self.pad_id, self.unk_id = processor.pad_id(), processor.unk_id()
+        self.bos_id, self.eos_id = processor.bos_id(), processor.eos_id()
+        self._vocabulary_size = processor.get_piece_size()
+        self._tokenizer = tensorflow_text.SentencepieceTokenizer(
+            model=self.proto, add_bos=self.add_bos, add_eos=self.add_eos
+        )
+        self.built = True
+
+    @property
+    def model(self) -> bytes:
+        return self.proto
+
+    def vocabulary_size(self) -> int:
+        return self._vocabulary_size
+
+    def call(self, inputs):
+        ids = self._tokenizer.tokenize(tf.convert_to_tensor(inputs, tf.string))
+        ids = tf.cast(ids, tf.int32)
+        if self.sequence_length is None:
+            return ids
+        pad = max(self.pad_id, 0)
+        return ids.to_tensor(pad, shape=[None, self.sequence_length])
+
+    def detokenize(self, ids):
+        """Ids (ragged, or dense padded with `pad_id`) back to strings.
+
+        Control pieces (padding, BOS, EOS) produce no text.
+        """
+        if not isinstance(ids, tf.RaggedTensor):
+            ids = tf.convert_to_tensor(ids)
+        return self._tokenizer.detokenize(tf.cast(ids, tf.int32))
+
+    def id_to_piece(self, ids):
+        return self._tokenizer.id_to_string(tf.cast(ids, tf.int32))
+
+    def compute_output_shape(self, input_shape):
+        if self.sequence_length is None:
+            return (*input_shape, None)
+        return (input_shape[0], self.sequence_length)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "model": base64.b64encode(self.proto).decode("ascii"),
+                "add_bos": self.add_bos,
+                "add_eos": self.add_eos,
+                "sequence_length": self.sequence_length,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config["model"], str):
+            config["model"] = base64.b64decode(config["model"])
+        return cls(**config)

@@ -1,0 +1,91 @@
+"""tokenizers/train_sentencepiece.py: files, options and its report."""
+
+import importlib.util
+import json
+import pathlib
+
+import pytest
+import sentencepiece
+
+from tests.conftest import SENTENCES
+
+SCRIPT = pathlib.Path(__file__).parents[1] / "tokenizers" / "train_sentencepiece.py"
+spec = importlib.util.spec_from_file_location("train_sentencepiece", SCRIPT)
+train_sentencepiece = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(train_sentencepiece)
+
+
+def test_joint_bpe_model_with_user_symbols(tmp_path, capsys):
+    english = tmp_path / "train.en"
+    german = tmp_path / "train.de"
+    english.write_text("\n".join(SENTENCES * 5))
+    german.write_text("\n".join(["ein mann spielt fußball", "zwei hunde im park"] * 15))
+    prefix = tmp_path / "out" / "joint"
+    train_sentencepiece.main(
+        [
+            "--input",
+            str(english),
+            str(german),
+            "--vocab-size",
+            "60",
+            "--model-prefix",
+            str(prefix),
+            "--model-type",
+            "bpe",
+            "--user-defined-symbols",
+            "<sep>",
+        ]
+    )
+    report = capsys.readouterr().out
+    assert (tmp_path / "out" / "joint.model").is_file()
+    assert (tmp_path / "out" / "joint.vocab").is_file()
+    processor = sentencepiece.SentencePieceProcessor(model_file=f"{prefix}.model")
+    assert [processor.id_to_piece(i) for i in range(4)] == [
+        "<pad>",
+        "<unk>",
+        "<s>",
+        "</s>",
+    ]
+    assert "<sep>" in processor.encode("a man <sep> ein mann", out_type=str)
+    # Joint: both languages' characters are covered.
+    assert processor.unk_id() not in processor.encode("fußball")
+    pieces = [
+        len(p)
+        for p in processor.encode(
+            SENTENCES * 5 + ["ein mann spielt fußball", "zwei hunde im park"] * 15
+        )
+    ]
+    assert f"vocabulary size: {processor.get_piece_size()}" in report
+    assert f"({len(pieces)} sentences): mean {sum(pieces) / len(pieces):.1f}" in report
+
+
+def test_hugging_face_column_input(tmp_path, capsys):
+    rows = tmp_path / "train.jsonl"
+    rows.write_text(
+        "\n".join(json.dumps({"translation": {"en": s}}) for s in SENTENCES * 5)
+    )
+    prefix = tmp_path / "hf"
+    train_sentencepiece.main(
+        [
+            "--dataset",
+            "json",
+            "--data-files",
+            str(rows),
+            "--column",
+            "translation.en",
+            "--vocab-size",
+            "40",
+            "--model-prefix",
+            str(prefix),
+        ]
+    )
+    processor = sentencepiece.SentencePieceProcessor(model_file=f"{prefix}.model")
+    assert processor.decode(processor.encode(SENTENCES[0])) == SENTENCES[0]
+    assert "(30 sentences)" in capsys.readouterr().out
+
+
+def test_needs_exactly_one_input_kind(tmp_path):
+    with pytest.raises(SystemExit):
+        train_sentencepiece.main(
+            ["--vocab-size", "10", "--model-prefix", str(tmp_path / "x")]
+        )
