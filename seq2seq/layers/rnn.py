@@ -457,12 +457,21 @@ class CellRNN(RNN):
         outputs, states = self.fused_sequence(
             sequences, list(initial_states), mask, cell.recurrent_dropout_mask
         )
-        if not self.return_sequences:
-            outputs = None
-        elif mask is not None and self.zero_output_for_mask:
-            outputs = tf.where(mask[..., tf.newaxis], outputs, tf.zeros_like(outputs))
-        # The output is h, carried over padding like the states.
-        return states[0], outputs, states
+        # The fused functions output the carried h at a masked step; the
+        # driver's contract is the previous *output*, which is zero before a
+        # row's first valid step (or zero at every masked step, with
+        # zero_output_for_mask).
+        last_output = states[0]
+        if mask is not None:
+            valid_so_far = tf.cumsum(tf.cast(mask, tf.int32), axis=1) > 0
+            shown = mask if self.zero_output_for_mask else valid_so_far
+            if self.return_sequences:
+                outputs = tf.where(
+                    shown[..., tf.newaxis], outputs, tf.zeros_like(outputs)
+                )
+            any_valid = tf.reduce_any(mask, axis=1, keepdims=True)
+            last_output = tf.where(any_valid, last_output, tf.zeros_like(last_output))
+        return last_output, outputs if self.return_sequences else None, states
 
     def _cell_weights(self, dtype):
         """The cell's kernels and bias as tensors of `dtype` (zeros bias if none)."""
@@ -478,8 +487,9 @@ class CellRNN(RNN):
     def _has_standard_cell(self, cell_class) -> bool:
         """The cell is `cell_class`'s own step with tanh and sigmoid."""
         cell = self.cell
+        steps = ("call", "dropped_inputs", "dropped_state")
         return (
-            type(cell).call is cell_class.call
+            all(getattr(type(cell), m) is getattr(cell_class, m) for m in steps)
             and cell.activation is keras.activations.tanh
             and cell.recurrent_activation is keras.activations.sigmoid
         )

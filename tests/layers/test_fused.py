@@ -92,6 +92,73 @@ def test_fused_equals_generic_with_initial_state_and_zero_padding(rng, kind):
 
 
 @pytest.mark.parametrize("kind", sorted(FUSED_LAYERS))
+@pytest.mark.parametrize("zero_output_for_mask", [False, True])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_fused_equals_generic_with_gaps_empty_rows_and_initial_state(
+    rng, kind, zero_output_for_mask, go_backwards
+):
+    """Leading gaps, holes, an all-padding row, and a non-zero initial state."""
+    x = rng.normal(size=(4, 6, 3)).astype("float32")
+    mask = np.array(
+        [
+            [0, 1, 1, 0, 1, 0],
+            [0, 0, 0, 0, 0, 0],
+            [1, 1, 1, 1, 1, 1],
+            [0, 0, 1, 1, 0, 0],
+        ],
+        bool,
+    )
+    num_states = 2 if kind == "lstm" else 1
+    initial = [rng.normal(size=(4, 5)).astype("float32") for _ in range(num_states)]
+
+    def make_layer(fused):
+        return FUSED_LAYERS[kind](
+            5,
+            fused=fused,
+            return_sequences=True,
+            return_state=True,
+            zero_output_for_mask=zero_output_for_mask,
+            go_backwards=go_backwards,
+            recurrent_dropout=0.2,
+            seed=2,
+        )
+
+    _assert_paths_agree(make_layer, x, mask, initial)
+    # Training (fused) and inference (generic) agree without dropout too.
+    layer = FUSED_LAYERS[kind](5, return_sequences=True, return_state=True)
+    trained = layer(x, initial_state=initial, mask=mask, training=True)
+    inferred = layer(x, initial_state=initial, mask=mask, training=False)
+    for a, b in zip(trained, inferred, strict=True):
+        np.testing.assert_allclose(a, b, atol=ATOL)
+
+
+@pytest.mark.parametrize("kind", sorted(FUSED_LAYERS))
+def test_fused_under_mixed_bfloat16_is_as_close_to_float32_as_generic(rng, kind):
+    x, mask = ragged_batch(rng)
+    reference = FUSED_LAYERS[kind](5, return_sequences=True, fused=False)
+    reference(x[:1])
+    gradients = {}
+    for name, use_fused, dtype in (
+        ("float32", False, "float32"),
+        ("fused", True, "mixed_bfloat16"),
+        ("generic", False, "mixed_bfloat16"),
+    ):
+        layer = FUSED_LAYERS[kind](
+            5, return_sequences=True, fused=use_fused, dtype=dtype
+        )
+        layer(x[:1])
+        layer.set_weights(reference.get_weights())
+        with tf.GradientTape() as tape:
+            outputs = tf.cast(layer(x, mask=mask, training=True), tf.float32)
+            loss = tf.reduce_sum(outputs * np.linspace(-1, 1, 5, dtype="float32"))
+        gradients[name] = tape.gradient(loss, layer.trainable_weights)
+    for name in ("fused", "generic"):
+        for low, exact in zip(gradients[name], gradients["float32"], strict=True):
+            error = np.abs(np.asarray(low, "float32") - exact).max()
+            assert error <= 0.02 * np.abs(exact).max(), (name, error)
+
+
+@pytest.mark.parametrize("kind", sorted(FUSED_LAYERS))
 def test_fused_equals_generic_last_output_without_bias(rng, kind):
     x, mask = ragged_batch(rng)
 
@@ -232,13 +299,13 @@ MIRRORED_SCRIPT = textwrap.dedent(
     import numpy as np
     from seq2seq import layers
 
-    def build():
+    def build(fused=True):
         keras.utils.set_random_seed(0)
         model = keras.Sequential([
             keras.Input((None,), dtype="int32"),
             keras.layers.Embedding(20, 8, mask_zero=True),
-            layers.Bidirectional(layers.LSTM(6, return_sequences=True)),
-            layers.GRU(5),
+            layers.Bidirectional(layers.LSTM(6, return_sequences=True, fused=fused)),
+            layers.GRU(5, fused=fused),
             keras.layers.Dense(1),
         ])
         model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
@@ -249,7 +316,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
     tokens[np.arange(7)[None, :] >= rng.integers(2, 8, size=32)[:, None]] = 0
     targets = rng.normal(size=(32, 1)).astype("float32")
     initial = build().get_weights()
-    single = build()
+    single = build(fused=False)  # one device, the generic loop
     single.set_weights(initial)
     single_loss = single.fit(tokens, targets, batch_size=16, epochs=3, shuffle=False,
                              verbose=0).history["loss"]
@@ -266,7 +333,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
 
 
 def test_fused_layers_train_under_mirrored_strategy_on_two_cpus(tmp_path):
-    """Two logical CPU replicas give the single-device loss curve."""
+    """Fused on two logical CPU replicas gives the generic one-device curve."""
     script = tmp_path / "mirrored.py"
     script.write_text(MIRRORED_SCRIPT)
     completed = subprocess.run(
