@@ -18,7 +18,8 @@ spec.loader.exec_module(train_sentencepiece)
 def test_joint_bpe_model_with_user_symbols(tmp_path, capsys):
     english = tmp_path / "train.en"
     german = tmp_path / "train.de"
-    english.write_text("\n".join(SENTENCES * 5))
+    long_line = " ".join(["the long review"] * 400)  # over 4192 bytes
+    english.write_text("\n".join(SENTENCES * 5 + ["", long_line]))
     german.write_text("\n".join(["ein mann spielt fußball", "zwei hunde im park"] * 15))
     prefix = tmp_path / "out" / "joint"
     train_sentencepiece.main(
@@ -49,13 +50,18 @@ def test_joint_bpe_model_with_user_symbols(tmp_path, capsys):
     assert "<sep>" in processor.encode("a man <sep> ein mann", out_type=str)
     # Joint: both languages' characters are covered.
     assert processor.unk_id() not in processor.encode("fußball")
+    assert "skipped 1 empty line(s)" in report
     pieces = [
         len(p)
         for p in processor.encode(
-            SENTENCES * 5 + ["ein mann spielt fußball", "zwei hunde im park"] * 15
+            SENTENCES * 5
+            + [long_line]
+            + ["ein mann spielt fußball", "zwei hunde im park"] * 15
         )
     ]
     assert f"vocabulary size: {processor.get_piece_size()}" in report
+    # The long line was trained on, not skipped: its words are whole pieces.
+    assert processor.encode("review", out_type=str) == ["▁review"]
     assert f"({len(pieces)} sentences): mean {sum(pieces) / len(pieces):.1f}" in report
 
 

@@ -63,7 +63,7 @@ def train(
     with tempfile.NamedTemporaryFile(
         "w", suffix=".txt", encoding="utf-8", delete=False
     ) as corpus:
-        corpus.write("\n".join(line for line in lines if line.strip()) + "\n")
+        corpus.write("\n".join(lines) + "\n")
     try:
         sentencepiece.SentencePieceTrainer.train(
             input=corpus.name,
@@ -79,6 +79,9 @@ def train(
             # Small corpora cannot always fill the asked size: say so below
             # rather than fail.
             hard_vocab_limit=False,
+            # SentencePiece skips longer lines (4192 bytes by default), and
+            # an IMDB review can be longer: train on every line.
+            max_sentence_length=max(4192, *(len(line.encode()) + 1 for line in lines)),
             minloglevel=2,
         )
     finally:
@@ -86,7 +89,7 @@ def train(
     return sentencepiece.SentencePieceProcessor(model_file=f"{model_prefix}.model")
 
 
-def report(processor, lines, vocab_size, model_prefix) -> str:
+def report(processor, lines, vocab_size, model_prefix, empty) -> str:
     pieces = [len(ids) for ids in processor.encode(lines)]
     size = processor.get_piece_size()
     note = (
@@ -95,6 +98,7 @@ def report(processor, lines, vocab_size, model_prefix) -> str:
     return (
         f"wrote {model_prefix}.model and {model_prefix}.vocab\n"
         f"vocabulary size: {size}{note}\n"
+        f"skipped {empty} empty line(s)\n"
         f"pieces per sentence on the input ({len(lines)} sentences): "
         f"mean {statistics.mean(pieces):.1f}, median {statistics.median(pieces):.0f}, "
         f"max {max(pieces)}"
@@ -166,15 +170,19 @@ def main(argv=None) -> None:
         lines = dataset_lines(
             args.dataset, args.column, args.config, args.split, args.data_files
         )
+    nonempty = [line for line in lines if line.strip()]
+    if not nonempty:
+        parser.error("the input has no non-empty lines")
     processor = train(
-        lines,
+        nonempty,
         args.model_prefix,
         args.vocab_size,
         args.model_type,
         args.character_coverage,
         args.user_defined_symbols,
     )
-    print(report(processor, lines, args.vocab_size, args.model_prefix))
+    empty = len(lines) - len(nonempty)
+    print(report(processor, nonempty, args.vocab_size, args.model_prefix, empty))
 
 
 if __name__ == "__main__":

@@ -68,6 +68,12 @@ def tags_to_spans(tags, scheme):
         except ValueError as error:
             raise TagError(position, str(error)) from None
         continues = open_kind == kind and prefix in ("I", "E")
+        if scheme == "iobes" and open_kind is not None and not continues:
+            raise TagError(
+                position,
+                f"{tag!r} follows an unclosed {open_kind} entity; IOBES closes "
+                "every entity with E- (or marks it S-)",
+            )
         if scheme != "iob1" and prefix in ("I", "E") and not continues:
             previous = tags[position - 1] if position else None
             raise TagError(
@@ -83,9 +89,9 @@ def tags_to_spans(tags, scheme):
         if prefix in ("E", "S"):
             close(position + 1)
     if scheme == "iobes" and open_kind is not None:
-        raise ValueError(
-            f"position {len(tags) - 1}: entity {open_kind} is not closed "
-            "with E- or S-, which IOBES requires"
+        raise TagError(
+            len(tags) - 1,
+            f"entity {open_kind} is not closed with E- or S-, which IOBES requires",
         )
     close(len(tags))
     return spans

@@ -67,7 +67,9 @@ def _records(path: str, fmt: str):
 
 def _build(texts, labels, label_names, where):
     if label_names is None:
-        label_names = sorted({str(label) for label in labels})
+        distinct = {str(label) for label in labels}
+        numeric = all(name.lstrip("-").isdigit() for name in distinct)
+        label_names = sorted(distinct, key=int if numeric else None)
     label_names = [str(name) for name in label_names]
     index = {name: i for i, name in enumerate(label_names)}
     ids = []
@@ -94,8 +96,9 @@ def labelled_text(
     Args:
         path: The file.
         text_column, label_column: Column (or JSON key) names.
-        labels: The label set, in id order. Default: the sorted set of labels
-            in the file. A label outside a given set is an error.
+        labels: The label set, in id order. Default: the labels in the file,
+            sorted (numerically when they are all integers). A label outside
+            a given set is an error.
         format: `tsv`, `csv` or `jsonl`; default from the file name.
 
     Returns:

@@ -106,14 +106,21 @@ def parallel_text_tsv(
             columns.append(names.index(column))
         source_column, target_column = columns
         lines, start = lines[1:], 2
-    needed = max(source_column, target_column) + 1
+    # Every line has the column count of the header (or the first line): a
+    # stray tab would otherwise cut a sentence short without a word.
+    expected = len(names) if header else len(lines[0].split("\t"))
+    if max(source_column, target_column) >= expected:
+        raise DataError(
+            f"{path}:{start}: column {max(source_column, target_column)} asked for, "
+            f"but lines have {expected} tab-separated columns"
+        )
     sources, targets, numbers = [], [], []
     for number, line in enumerate(lines, start=start):
         fields = line.split("\t")
-        if len(fields) < needed:
+        if len(fields) != expected:
             raise DataError(
-                f"{path}:{number}: expected at least {needed} tab-separated "
-                f"columns, found {len(fields)}"
+                f"{path}:{number}: expected {expected} tab-separated columns, "
+                f"found {len(fields)}"
             )
         sources.append(fields[source_column])
         targets.append(fields[target_column])

@@ -58,8 +58,11 @@ class SentencePieceTokenizer(keras.layers.Layer):
         add_bos: Prepend the BOS id to every sequence.
         add_eos: Append the EOS id to every sequence.
         sequence_length: None for ragged ids. An int returns dense
-            `[batch, sequence_length]` ids, padded with `pad_id` and
-            truncated to that length: ask for it only where that is wanted.
+            `[batch, sequence_length]` ids for models that need a fixed
+            width: padded with `pad_id` (the model must have one), and longer
+            rows cut to that width, keeping their EOS when `add_eos`. This
+            truncation is the option's purpose; leave it None to keep
+            everything.
         **kwargs: Base `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -98,6 +101,13 @@ class SentencePieceTokenizer(keras.layers.Layer):
         self.sequence_length = sequence_length
         processor = sentencepiece.SentencePieceProcessor(model_proto=self.proto)
         self.pad_id, self.unk_id = processor.pad_id(), processor.unk_id()
+        if sequence_length is not None and self.pad_id < 0:
+            raise ValueError(
+                "sequence_length pads with the model's pad id, but this model has "
+                "none (pad_id=-1; train it with pad_id=0, as "
+                "tokenizers/train_sentencepiece.py does). Received: "
+                f"sequence_length={sequence_length}"
+            )
         self.bos_id, self.eos_id = processor.bos_id(), processor.eos_id()
         self._vocabulary_size = processor.get_piece_size()
         self._tokenizer = tensorflow_text.SentencepieceTokenizer(
@@ -117,8 +127,15 @@ class SentencePieceTokenizer(keras.layers.Layer):
         ids = tf.cast(ids, tf.int32)
         if self.sequence_length is None:
             return ids
-        pad = max(self.pad_id, 0)
-        return ids.to_tensor(pad, shape=[None, self.sequence_length])
+        if self.add_eos:
+            # A truncated row still ends with EOS.
+            kept = tf.minimum(ids.row_lengths(), self.sequence_length)
+            ids = ids[:, : self.sequence_length]
+            positions = tf.range(self.sequence_length, dtype=kept.dtype)
+            last = positions[tf.newaxis, :] == (kept - 1)[:, tf.newaxis]
+            dense = ids.to_tensor(self.pad_id, shape=[None, self.sequence_length])
+            return tf.where(last, self.eos_id, dense)
+        return ids.to_tensor(self.pad_id, shape=[None, self.sequence_length])
 
     def detokenize(self, ids):
         """Ids (ragged, or dense padded with `pad_id`) back to strings.

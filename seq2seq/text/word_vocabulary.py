@@ -43,6 +43,11 @@ class _Lookup(keras.layers.Layer):
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True
         self.vocabulary = [v for v in vocabulary if v not in (PAD, OOV)]
+        if not self.vocabulary:
+            raise ValueError(
+                "vocabulary is empty: nothing was seen min_count times (lower "
+                f"min_count, or check the data). Received: vocabulary={vocabulary!r}"
+            )
         self.lookup = keras.layers.StringLookup(
             vocabulary=self.vocabulary,
             mask_token=PAD,

@@ -63,8 +63,12 @@ def test_every_span_set_round_trips_through_every_scheme(scheme):
         (["B-"], "iob1", "fits no IOB1 tag"),
         (["S-PER"], "iob2", "fits no IOB2 tag"),
         (["O", "I-PER"], "iob2", "does not continue"),
-        (["B-PER", "I-LOC"], "iobes", "does not continue"),
+        (["B-PER", "I-LOC"], "iobes", "unclosed PER"),
+        (["O", "E-LOC"], "iobes", "does not continue"),
         (["B-PER"], "iobes", "not closed"),
+        (["B-PER", "O"], "iobes", "unclosed PER"),
+        (["B-PER", "B-LOC", "E-LOC"], "iobes", "unclosed PER"),
+        (["B-PER", "I-PER", "O"], "iobes", "unclosed PER"),
     ],
 )
 def test_tags_that_fit_no_scheme_raise(tags, scheme, problem):
@@ -117,6 +121,9 @@ def test_conll_errors_name_file_and_line(tmp_path):
     path.write_text("EU NNP O\ncalls VBZ I-ORG\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"bad\.txt:2: .*does not continue"):
         read_conll(path, scheme="iob2")
+    path.write_text("EU NNP O\nBerlin NNP B-LOC\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"bad\.txt:2: .*not closed"):
+        read_conll(path, scheme="iobes")
     path.write_text("-DOCSTART- -X- O\n\n", encoding="utf-8")
     with pytest.raises(DataError, match="no sentences"):
         read_conll(path)

@@ -71,3 +71,13 @@ def test_hugging_face_csv_builder(tmp_path):
         "csv", "text", "label", data_files=str(path)
     )
     assert labels == ["0", "1"] and _rows(dataset) == [("good", 1), ("bad", 0)]
+
+
+def test_integer_labels_sort_numerically(tmp_path):
+    path = tmp_path / "train.tsv"
+    path.write_text(
+        "sentence\tlabel\n" + "".join(f"s{v}\t{v}\n" for v in (0, 1, 2, 10, 3))
+    )
+    dataset, labels = labelled_text(path, "sentence", "label")
+    assert labels == ["0", "1", "2", "3", "10"]
+    assert [y for _, y in _rows(dataset)] == [0, 1, 2, 4, 3]

@@ -79,8 +79,15 @@ def test_tsv_by_index_and_by_header(tmp_path):
     plain = _write(tmp_path / "q.tsv", ["dog\tHund", "cat\tKatze"])
     assert _pairs(parallel_text_tsv(plain)) == [("dog", "Hund"), ("cat", "Katze")]
     broken = _write(tmp_path / "r.tsv", ["dog\tHund", "cat"])
-    with pytest.raises(DataError, match=r"r\.tsv:2: expected at least 2 .* found 1"):
+    with pytest.raises(
+        DataError, match=r"r\.tsv:2: expected 2 tab-separated .* found 1"
+    ):
         parallel_text_tsv(broken)
+    stray_tab = _write(tmp_path / "s.tsv", ["dog\tHund", "the cat\tdie\tKatze"])
+    with pytest.raises(
+        DataError, match=r"s\.tsv:2: expected 2 tab-separated .* found 3"
+    ):
+        parallel_text_tsv(stray_tab)
 
 
 def test_hugging_face_builder_on_local_json_with_nested_columns(tmp_path):

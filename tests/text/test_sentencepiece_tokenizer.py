@@ -51,13 +51,29 @@ def test_direct_call_equals_dataset_map(spm_model):
     assert [ids.numpy().tolist() for ids in mapped] == direct
 
 
-def test_sequence_length_pads_and_truncates(spm_model):
+def test_sequence_length_pads_and_truncates_keeping_eos(spm_model):
     tokenizer = SentencePieceTokenizer(spm_model, add_eos=True, sequence_length=6)
     ragged = SentencePieceTokenizer(spm_model, add_eos=True)(PROBES).to_list()
     dense = tokenizer(PROBES).numpy()
     assert dense.shape == (len(PROBES), 6)
+    assert any(len(ids) > 6 for ids in ragged)
     for row, ids in zip(dense, ragged, strict=True):
-        assert row.tolist() == (ids + [0] * 6)[:6]
+        expected = ids[:5] + [3] if len(ids) > 6 else (ids + [0] * 6)[:6]
+        assert row.tolist() == expected
+
+
+def test_sequence_length_needs_a_pad_id(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(SENTENCES * 10))
+    sentencepiece.SentencePieceTrainer.train(
+        input=str(corpus),
+        model_prefix=str(tmp_path / "nopad"),
+        vocab_size=30,
+        hard_vocab_limit=False,
+        minloglevel=2,
+    )  # sentencepiece's defaults: no pad id
+    with pytest.raises(ValueError, match=r"pad_id=-1.*Received: sequence_length=8"):
+        SentencePieceTokenizer(tmp_path / "nopad.model", sequence_length=8)
 
 
 def test_bad_model_raises(tmp_path):

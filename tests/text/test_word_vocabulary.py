@@ -67,3 +67,10 @@ def test_configs_round_trip_through_json():
 
 def _as_list(ids):
     return ids.to_list() if isinstance(ids, tf.RaggedTensor) else ids.numpy().tolist()
+
+
+def test_empty_vocabulary_says_what_to_change():
+    import pytest
+
+    with pytest.raises(ValueError, match="lower min_count"):
+        WordVocabulary.build(SENTENCES, min_count=99)
