@@ -1,0 +1,22 @@
+"""Decoding over a `step(ids, state)` callable: greedy, beam search, sampling.
+
+Decoders never import model classes; see `seq2seq.decoding.search`.
+"""
+
+from seq2seq.decoding.search import (
+    beam_search,
+    coverage_penalty,
+    greedy_search,
+    length_penalty,
+    max_lengths,
+    sample,
+)
+
+__all__ = [
+    "beam_search",
+    "coverage_penalty",
+    "greedy_search",
+    "length_penalty",
+    "max_lengths",
+    "sample",
+]
