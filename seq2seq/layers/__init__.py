@@ -6,6 +6,7 @@ layer both ways. Weights use the names and layout of Keras's built-in layers,
 so `set_weights(keras_layer.get_weights())` works in both directions.
 """
 
+from seq2seq.layers.attention import Attention, BahdanauAttention, LuongAttention
 from seq2seq.layers.bidirectional import Bidirectional
 from seq2seq.layers.gru import GRU, GRUCell
 from seq2seq.layers.lstm import LSTM, LSTMCell
@@ -14,6 +15,9 @@ from seq2seq.layers.rnn import RNN, CellRNN, StackedRNNCells
 from seq2seq.layers.simple_rnn import SimpleRNN, SimpleRNNCell
 
 __all__ = [
+    "Attention",
+    "BahdanauAttention",
+    "LuongAttention",
     "GRU",
     "LSTM",
     "RNN",
