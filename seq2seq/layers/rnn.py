@@ -46,7 +46,8 @@ def check_cell(cell, argument="cell"):
     # how to hoist the masks of cells with `create_dropout_masks`.
     rates = [getattr(cell, name, 0) for name in ("dropout", "recurrent_dropout")]
     has_dropout = any(isinstance(r, (int, float)) and r > 0 for r in rates)
-    if has_dropout and not hasattr(cell, "create_dropout_masks"):
+    lazy_masks = hasattr(cell, "get_dropout_mask")  # Keras's DropoutRNNCell
+    if has_dropout and lazy_masks and not hasattr(cell, "create_dropout_masks"):
         raise ValueError(
             f"{argument} has dropout but no `create_dropout_masks()`, so its "
             "masks cannot be shared across time steps. Use seq2seq.layers cells "

@@ -1,0 +1,14 @@
+"""Models assembled from `seq2seq.layers`; each owns its loss."""
+
+from seq2seq.models.decoder import AttentionDecoderCell, Bridge
+from seq2seq.models.encoder import RecurrentEncoder
+from seq2seq.models.encoder_decoder import EncoderDecoder
+from seq2seq.models.losses import sequence_cross_entropy
+
+__all__ = [
+    "AttentionDecoderCell",
+    "Bridge",
+    "EncoderDecoder",
+    "RecurrentEncoder",
+    "sequence_cross_entropy",
+]

@@ -1,0 +1,119 @@
+"""A stacked recurrent encoder."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from seq2seq.layers import GRU, LSTM, Bidirectional, SimpleRNN, validation
+
+RNN_LAYERS = {"lstm": LSTM, "gru": GRU, "simple_rnn": SimpleRNN}
+
+
+@keras.saving.register_keras_serializable(package="seq2seq")
+class RecurrentEncoder(keras.layers.Layer):
+    """Stacked RNN layers over embedded source tokens.
+
+    Layer i > 0 adds its input to its output (a residual connection) when the
+    two have the same size, which helps deeper stacks train. Dropout is
+    applied between layers.
+
+    Masks: a boolean `[batch, source]` mask, True at real tokens, given to
+    every layer; the backward direction reads each valid part in reverse.
+
+    Args:
+        units: Units of each layer (each direction when bidirectional).
+        num_layers: How many layers are stacked.
+        cell_type: `"lstm"`, `"gru"` or `"simple_rnn"`.
+        bidirectional: Whether each layer reads both ways (outputs and
+            states concatenated).
+        dropout: Dropout rate between layers.
+        residual: Whether to add residual connections.
+
+    Call arguments:
+        embedded: `[batch, source, features]`.
+        mask: Boolean `[batch, source]`.
+        training: Whether dropout is applied.
+
+    Returns:
+        `(outputs, states)`: `[batch, source, output_size]` and, per layer, its
+        final states (each `[batch, state_size]`, both directions
+        concatenated).
+    """
+
+    def __init__(
+        self,
+        units,
+        num_layers=1,
+        cell_type="lstm",
+        bidirectional=True,
+        dropout=0.0,
+        residual=True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.units = validation.positive_int("units", units)
+        self.num_layers = validation.positive_int("num_layers", num_layers)
+        self.cell_type = validation.one_of("cell_type", cell_type, tuple(RNN_LAYERS))
+        self.bidirectional = bool(bidirectional)
+        self.dropout = validation.rate("dropout", dropout)
+        self.residual = bool(residual)
+        self.rnn_layers = []
+        for index in range(self.num_layers):
+            layer = RNN_LAYERS[cell_type](
+                units, return_sequences=True, return_state=True, name=f"rnn_{index}"
+            )
+            if self.bidirectional:
+                layer = Bidirectional(layer, name=f"bidirectional_{index}")
+            self.rnn_layers.append(layer)
+        self.dropout_layer = keras.layers.Dropout(self.dropout)
+        self.supports_masking = True
+
+    @property
+    def output_size(self) -> int:
+        return self.units * (2 if self.bidirectional else 1)
+
+    @property
+    def state_sizes(self) -> list[int]:
+        """Sizes of each layer's final states (as `states[i]` holds them)."""
+        per_direction = len(RNN_LAYERS[self.cell_type](1).state_size)
+        return [self.output_size] * per_direction
+
+    def build(self, embedded_shape, mask_shape=None):
+        shape = tuple(embedded_shape)
+        for layer in self.rnn_layers:
+            layer.build(shape)
+            shape = shape[:-1] + (self.output_size,)
+
+    def call(self, embedded, mask=None, training=False):
+        x, states = embedded, []
+        for index, layer in enumerate(self.rnn_layers):
+            inputs = x
+            if index > 0:
+                inputs = self.dropout_layer(inputs, training=training)
+            output, *final = layer(inputs, mask=mask, training=training)
+            if self.bidirectional:
+                half = len(final) // 2
+                final = [
+                    tf.concat([f, b], axis=-1)
+                    for f, b in zip(final[:half], final[half:], strict=True)
+                ]
+            if self.residual and index > 0 and output.shape[-1] == x.shape[-1]:
+                output = output + x
+            x = output
+            states.append(final)
+        return x, states
+
+    def compute_mask(self, embedded, mask=None):
+        return mask
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "num_layers": self.num_layers,
+            "cell_type": self.cell_type,
+            "bidirectional": self.bidirectional,
+            "dropout": self.dropout,
+            "residual": self.residual,
+        }
