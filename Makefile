@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python recipes/layer_demo.py
+	$(BIN)/python recipes/translate.py --output-dir runs/translate-dates
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

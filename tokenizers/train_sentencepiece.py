@@ -23,16 +23,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import tempfile
-
-import sentencepiece
 
 # Run from anywhere in the repository: the script imports the library.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from seq2seq.data import read_lines  # noqa: E402
+from seq2seq.text.sentencepiece_trainer import (  # noqa: E402
+    sentencepiece_report,
+    train_sentencepiece,
+)
 
 
 def dataset_lines(name, columns, config=None, split="train", data_files=None):
@@ -48,61 +48,6 @@ def dataset_lines(name, columns, config=None, split="train", data_files=None):
                 value = value[key]
             lines.append(str(value))
     return lines
-
-
-def train(
-    lines,
-    model_prefix,
-    vocab_size,
-    model_type,
-    character_coverage,
-    user_defined_symbols,
-):
-    folder = os.path.dirname(os.path.abspath(model_prefix))
-    os.makedirs(folder, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", suffix=".txt", encoding="utf-8", delete=False
-    ) as corpus:
-        corpus.write("\n".join(lines) + "\n")
-    try:
-        sentencepiece.SentencePieceTrainer.train(
-            input=corpus.name,
-            model_prefix=model_prefix,
-            vocab_size=vocab_size,
-            model_type=model_type,
-            character_coverage=character_coverage,
-            user_defined_symbols=user_defined_symbols or [],
-            pad_id=0,
-            unk_id=1,
-            bos_id=2,
-            eos_id=3,
-            # Small corpora cannot always fill the asked size: say so below
-            # rather than fail.
-            hard_vocab_limit=False,
-            # SentencePiece skips longer lines (4192 bytes by default), and
-            # an IMDB review can be longer: train on every line.
-            max_sentence_length=max(4192, *(len(line.encode()) + 1 for line in lines)),
-            minloglevel=2,
-        )
-    finally:
-        os.unlink(corpus.name)
-    return sentencepiece.SentencePieceProcessor(model_file=f"{model_prefix}.model")
-
-
-def report(processor, lines, vocab_size, model_prefix, empty) -> str:
-    pieces = [len(ids) for ids in processor.encode(lines)]
-    size = processor.get_piece_size()
-    note = (
-        "" if size == vocab_size else f" (asked for {vocab_size}; the corpus is small)"
-    )
-    return (
-        f"wrote {model_prefix}.model and {model_prefix}.vocab\n"
-        f"vocabulary size: {size}{note}\n"
-        f"skipped {empty} empty line(s)\n"
-        f"pieces per sentence on the input ({len(lines)} sentences): "
-        f"mean {statistics.mean(pieces):.1f}, median {statistics.median(pieces):.0f}, "
-        f"max {max(pieces)}"
-    )
 
 
 def main(argv=None) -> None:
@@ -173,7 +118,7 @@ def main(argv=None) -> None:
     nonempty = [line for line in lines if line.strip()]
     if not nonempty:
         parser.error("the input has no non-empty lines")
-    processor = train(
+    processor = train_sentencepiece(
         nonempty,
         args.model_prefix,
         args.vocab_size,
@@ -182,7 +127,11 @@ def main(argv=None) -> None:
         args.user_defined_symbols,
     )
     empty = len(lines) - len(nonempty)
-    print(report(processor, nonempty, args.vocab_size, args.model_prefix, empty))
+    print(
+        sentencepiece_report(
+            processor, nonempty, args.vocab_size, args.model_prefix, empty
+        )
+    )
 
 
 if __name__ == "__main__":

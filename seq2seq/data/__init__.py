@@ -4,6 +4,7 @@ Every loader validates its input eagerly and raises `DataError` naming the
 file, the line and the problem; filters count and report what they drop.
 """
 
+from seq2seq.data import synthetic, translation
 from seq2seq.data.conll import (
     SCHEMES,
     Sentence,
@@ -46,5 +47,7 @@ __all__ = [
     "rows_dataset",
     "shuffle_cache_prefetch",
     "spans_to_tags",
+    "synthetic",
     "tags_to_spans",
+    "translation",
 ]

@@ -1,6 +1,10 @@
 """Tokenizers and vocabularies that run inside the TensorFlow graph."""
 
 from seq2seq.text.sentencepiece_tokenizer import SentencePieceTokenizer
+from seq2seq.text.sentencepiece_trainer import (
+    sentencepiece_report,
+    train_sentencepiece,
+)
 from seq2seq.text.word_vocabulary import (
     CharacterVocabulary,
     WordVocabulary,
@@ -12,4 +16,6 @@ __all__ = [
     "SentencePieceTokenizer",
     "WordVocabulary",
     "normalize_word",
+    "sentencepiece_report",
+    "train_sentencepiece",
 ]

@@ -110,10 +110,29 @@ class SentencePieceTokenizer(keras.layers.Layer):
             )
         self.bos_id, self.eos_id = processor.bos_id(), processor.eos_id()
         self._vocabulary_size = processor.get_piece_size()
-        self._tokenizer = tensorflow_text.SentencepieceTokenizer(
+        self._tokenizer = self._new_tokenizer()
+        self.built = True
+
+    def _new_tokenizer(self):
+        return tensorflow_text.SentencepieceTokenizer(
             model=self.proto, add_bos=self.add_bos, add_eos=self.add_eos
         )
-        self.built = True
+
+    def _run(self, function, *args):
+        """Runs `function(tokenizer, *args)`, re-creating a lost model resource.
+
+        `tf.random.set_seed` (and so `keras.utils.set_random_seed`) clears
+        TensorFlow's kernel cache, which deletes the SentencePiece resource
+        tensorflow-text made: the next eager call would fail with NotFound.
+        Called eagerly, the layer builds a fresh one and carries on.
+        """
+        try:
+            return function(self._tokenizer, *args)
+        except tf.errors.NotFoundError:
+            if not tf.executing_eagerly():
+                raise
+            self._tokenizer = self._new_tokenizer()
+            return function(self._tokenizer, *args)
 
     @property
     def model(self) -> bytes:
@@ -123,7 +142,8 @@ class SentencePieceTokenizer(keras.layers.Layer):
         return self._vocabulary_size
 
     def call(self, inputs):
-        ids = self._tokenizer.tokenize(tf.convert_to_tensor(inputs, tf.string))
+        text = tf.convert_to_tensor(inputs, tf.string)
+        ids = self._run(lambda tokenizer, text: tokenizer.tokenize(text), text)
         ids = tf.cast(ids, tf.int32)
         if self.sequence_length is None:
             return ids
@@ -144,10 +164,12 @@ class SentencePieceTokenizer(keras.layers.Layer):
         """
         if not isinstance(ids, tf.RaggedTensor):
             ids = tf.convert_to_tensor(ids)
-        return self._tokenizer.detokenize(tf.cast(ids, tf.int32))
+        ids = tf.cast(ids, tf.int32)
+        return self._run(lambda tokenizer, ids: tokenizer.detokenize(ids), ids)
 
     def id_to_piece(self, ids):
-        return self._tokenizer.id_to_string(tf.cast(ids, tf.int32))
+        ids = tf.cast(ids, tf.int32)
+        return self._run(lambda tokenizer, ids: tokenizer.id_to_string(ids), ids)
 
     def compute_output_shape(self, input_shape):
         if self.sequence_length is None:

@@ -160,3 +160,14 @@ def test_saved_model_tokenizes_in_a_fresh_process_without_the_model_file(
     assert result["probes"][0] == tokenizer(SENTENCES[:3]).to_list()
     assert result["probes"][1] == SENTENCES[:3]
     assert len(result["bad"][0]) == 2  # no crash on non-UTF-8 and empty input
+
+
+def test_survives_resetting_the_random_seed(spm_model):
+    """tf.random.set_seed clears the kernel cache and with it tf-text's model."""
+    tokenizer = SentencePieceTokenizer(spm_model)
+    expected = tokenizer(PROBES).to_list()
+    keras.utils.set_random_seed(5)
+    assert tokenizer(PROBES).to_list() == expected
+    assert [
+        s.decode() for s in tokenizer.detokenize(tokenizer(SENTENCES)).numpy()
+    ] == SENTENCES

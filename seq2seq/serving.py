@@ -1,0 +1,125 @@
+"""Exports that take raw strings: tokenization, model and decoding in one graph.
+
+An exported SavedModel loads with `tf.saved_model.load` in a Python that
+imports only `tensorflow` and `tensorflow_text` (for the SentencePiece ops),
+and runs through `saved_model_cli run`. It never needs this package.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+# Source lengths are rounded up to a multiple of this, so the jit-compiled
+# decoder sees a few shapes rather than one per request.
+LENGTH_BUCKET = 16
+
+
+def source_ids(tokenizer, text, max_source_length):
+    """Dense source ids `[batch, length]` (0-padded) and a truncation flag.
+
+    Sources longer than `max_source_length` pieces are cut to it, and the
+    returned `[batch]` boolean says which were: serving returns a result for
+    any input, and says when it did not read all of it.
+    """
+    ids = tokenizer(text)
+    truncated = ids.row_lengths() > max_source_length
+    ids = ids[:, :max_source_length]
+    longest = tf.reduce_max(tf.concat([tf.cast(ids.row_lengths(), tf.int32), [1]], 0))
+    width = (longest + LENGTH_BUCKET - 1) // LENGTH_BUCKET * LENGTH_BUCKET
+    dense = ids.to_tensor(0)
+    dense = tf.pad(dense, [[0, 0], [0, width - tf.shape(dense)[1]]])
+    return tf.cast(dense, tf.int32), truncated
+
+
+def strip_to_ragged(ids, lengths, eos_id):
+    """Decoded `[batch, max_length]` ids to ragged ids without EOS."""
+    positions = tf.range(tf.shape(ids)[1])[tf.newaxis, :]
+    keep = (positions < lengths[:, tf.newaxis]) & tf.not_equal(ids, eos_id)
+    return tf.ragged.boolean_mask(ids, keep)
+
+
+class Translator(tf.Module):
+    """Strings in, translations out: the module a translation export saves.
+
+    Args:
+        model: An `EncoderDecoder`.
+        tokenizer: The `SentencePieceTokenizer` of both sides (one shared
+            vocabulary), without BOS/EOS.
+        beam_size, length_penalty_alpha, max_length, max_length_ratio:
+            Decoding options, fixed at export.
+        max_source_length: Pieces read from each source (longer ones are
+            truncated and flagged in `source_truncated`).
+        jit_compile: Compile the decoder with XLA (source lengths are
+            rounded up to multiples of 16 to bound recompilation).
+    """
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        beam_size=4,
+        length_penalty_alpha=0.6,
+        max_length=128,
+        max_length_ratio=2.0,
+        max_source_length=256,
+        jit_compile=True,
+    ):
+        super().__init__()
+        self.model = model
+        self.tokenizer = tokenizer
+        self.bos_id, self.eos_id = tokenizer.bos_id, tokenizer.eos_id
+        options = {
+            "beam_size": beam_size,
+            "length_penalty_alpha": length_penalty_alpha,
+            "max_length": max_length,
+            "max_length_ratio": max_length_ratio,
+        }
+        self.max_source_length = max_source_length
+
+        def decode(ids):
+            return model.translate(ids, self.bos_id, self.eos_id, **options)
+
+        self._decode = tf.function(
+            decode,
+            jit_compile=jit_compile,
+            reduce_retracing=True,
+        )
+
+    def serve(self, text):
+        """`text` `[batch]` -> translations, scores and truncation flags."""
+        ids, truncated = source_ids(self.tokenizer, text, self.max_source_length)
+        decoded, lengths, scores = self._decode(ids)
+        tokens = strip_to_ragged(decoded, lengths, self.eos_id)
+        return {
+            "translations": self.tokenizer.detokenize(tokens),
+            "scores": scores,
+            "source_truncated": truncated,
+        }
+
+
+def export_translator(model, tokenizer, path, **options):
+    """Saves a SavedModel whose `serving_default` maps `text` to translations.
+
+    Written with `keras.export.ExportArchive`, which tracks every variable
+    explicitly, so TF1-style loaders (`saved_model_cli run`, TF Serving)
+    restore them as well as `tf.saved_model.load` does.
+
+    Returns:
+        The path.
+    """
+    # Create every variable eagerly (not while tracing the signature), so the
+    # SavedModel initialises them for any loader, saved_model_cli's included.
+    dummy = tf.ones([1, 1], tf.int32)
+    model((dummy, dummy))
+    translator = Translator(model, tokenizer, **options)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(tokenizer)
+    archive.add_endpoint(
+        "serving_default",
+        translator.serve,
+        input_signature=[tf.TensorSpec([None], tf.string, name="text")],
+    )
+    archive.write_out(str(path), verbose=False)
+    return path

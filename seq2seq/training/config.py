@@ -1,0 +1,63 @@
+"""Recipe configuration: a dataclass, filled from a YAML file and flags.
+
+Each field's `metadata["help"]` is its `--help` text. Precedence: defaults,
+then `--config FILE.yaml`, then flags given on the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+
+import yaml
+
+
+def _parse_bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _argument_type(field_type):
+    origin = typing.get_origin(field_type)
+    if origin in (typing.Union, types.UnionType):
+        field_type = next(t for t in typing.get_args(field_type) if t is not type(None))
+    if field_type is bool:
+        return _parse_bool
+    return field_type if field_type in (int, float, str) else str
+
+
+def parse_config(config_class, argv=None, description=None):
+    """An instance of `config_class` from `argv` (and `--config` YAML)."""
+    hints = typing.get_type_hints(config_class)
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--config", help="a YAML file of field: value pairs")
+    for field in dataclasses.fields(config_class):
+        default = field.default if field.default is not dataclasses.MISSING else None
+        parser.add_argument(
+            "--" + field.name.replace("_", "-"),
+            dest=field.name,
+            type=_argument_type(hints[field.name]),
+            default=argparse.SUPPRESS,
+            metavar=field.name.upper(),
+            help=f"{field.metadata.get('help', '')} (default: {default})",
+        )
+    args = vars(parser.parse_args(argv))
+    config_file = args.pop("config", None)
+    values = {}
+    if config_file:
+        with open(config_file, encoding="utf-8") as file:
+            loaded = yaml.safe_load(file) or {}
+        names = {f.name for f in dataclasses.fields(config_class)}
+        unknown = sorted(set(loaded) - names)
+        if unknown:
+            parser.error(f"{config_file}: unknown field(s) {unknown}")
+        values.update(loaded)
+    values.update(args)
+    return config_class(**values)

@@ -1,0 +1,126 @@
+"""The translation export: a fresh process, saved_model_cli, bad inputs."""
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from seq2seq import serving
+from seq2seq.models import EncoderDecoder
+from seq2seq.text import SentencePieceTokenizer
+
+BAD_AND_GOOD = [
+    "the cat sat on the mat",
+    "",
+    "a dog ran in the park " * 220,  # about 5,000 characters
+    "日本語 ÆØÅ ẞ",  # characters never seen in training
+]
+INVALID_UTF8 = b"\xff\xfe\xfd a man"
+
+SERVE = textwrap.dedent(
+    """
+    import json, sys
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (the SentencePiece ops)
+    assert "seq2seq" not in sys.modules
+    serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+    texts = [t.encode() for t in json.loads(sys.argv[2])] + [bytes.fromhex(sys.argv[3])]
+    results = []
+    for batch in (texts, texts[:1], []):
+        out = serve(text=tf.constant(batch, dtype=tf.string))
+        results.append({
+            "translations": [
+                t.decode("utf-8", "replace") for t in out["translations"].numpy()
+            ],
+            "scores": out["scores"].numpy().tolist(),
+            "source_truncated": out["source_truncated"].numpy().tolist(),
+        })
+    print(json.dumps(results))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def exported(spm_model, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("export")
+    model_copy = folder / "tiny.model"
+    shutil.copy(spm_model, model_copy)
+    tokenizer = SentencePieceTokenizer(model_copy)
+    size = tokenizer.vocabulary_size()
+    model = EncoderDecoder(size, size, embedding_size=8, units=8, share_embeddings=True)
+    path = serving.export_translator(
+        model,
+        tokenizer,
+        folder / "saved",
+        beam_size=3,
+        max_length=12,
+        max_source_length=64,
+    )
+    model_copy.unlink()  # the export must not need the tokenizer file
+    return model, tokenizer, path
+
+
+def test_export_runs_in_a_fresh_process_without_seq2seq(exported):
+    model, tokenizer, path = exported
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            SERVE,
+            str(path),
+            json.dumps(BAD_AND_GOOD),
+            INVALID_UTF8.hex(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    full, single, empty = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert len(full["translations"]) == 5 and len(single["translations"]) == 1
+    assert empty == {"translations": [], "scores": [], "source_truncated": []}
+    assert full["source_truncated"] == [False, False, True, False, False]
+    assert all(np.isfinite(full["scores"]))
+    # The same translations as the model decoding in this process.
+    ids, _ = serving.source_ids(tokenizer, tf.constant(BAD_AND_GOOD[:1]), 64)
+    decoded, lengths, scores = model.translate(
+        ids,
+        tokenizer.bos_id,
+        tokenizer.eos_id,
+        max_length=12,
+        beam_size=3,
+        length_penalty_alpha=0.6,
+        max_length_ratio=2.0,
+    )
+    expected = (
+        tokenizer.detokenize(
+            serving.strip_to_ragged(decoded, lengths, tokenizer.eos_id)
+        )
+        .numpy()[0]
+        .decode()
+    )
+    assert single["translations"][0] == expected
+    np.testing.assert_allclose(single["scores"][0], scores.numpy()[0], rtol=1e-4)
+
+
+# saved_model_cli itself, with tensorflow-text's ops registered first: the CLI
+# does not import them (TF Serving needs them linked in the same way).
+CLI = (
+    "import sys, tensorflow_text; "
+    "from tensorflow.python.tools.saved_model_cli import main; sys.exit(main())"
+)
+
+
+def test_export_runs_through_saved_model_cli(exported):
+    _, _, path = exported
+    command = [sys.executable, "-c", CLI, "run", "--dir", str(path)]
+    command += ["--tag_set", "serve", "--signature_def", "serving_default"]
+    command += ["--input_exprs", 'text=["the cat sat", ""]']
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "translations" in completed.stdout and "scores" in completed.stdout
