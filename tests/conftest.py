@@ -35,20 +35,8 @@ SENTENCES = [
 @pytest.fixture(scope="session")
 def spm_model(tmp_path_factory):
     """A 32-piece SentencePiece model trained on a few sentences: its path."""
-    import sentencepiece
+    from seq2seq.text import train_sentencepiece
 
     folder = tmp_path_factory.mktemp("spm")
-    corpus = folder / "corpus.txt"
-    corpus.write_text("\n".join(SENTENCES * 10) + "\n", encoding="utf-8")
-    sentencepiece.SentencePieceTrainer.train(
-        input=str(corpus),
-        model_prefix=str(folder / "tiny"),
-        vocab_size=32,
-        pad_id=0,
-        unk_id=1,
-        bos_id=2,
-        eos_id=3,
-        hard_vocab_limit=False,
-        minloglevel=2,
-    )
+    train_sentencepiece(SENTENCES * 10, str(folder / "tiny"), 32, "unigram", 1.0)
     return folder / "tiny.model"

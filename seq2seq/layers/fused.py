@@ -81,6 +81,21 @@ def _zeros_for_none(gradients, like):
     ]
 
 
+def _recurrent_kernel_gradient(h0, H, drop, d_projection):
+    """`dL/dW_hh = sum_t h_in(t-1)^T d(t)` as one matmul over all steps.
+
+    `h_in` is `h(t-1)`, times the recurrent dropout mask when there is one.
+    """
+    H_prev = _previous_states(h0, H)
+    if drop is not None:
+        H_prev = H_prev * drop
+    return tf.matmul(
+        tf.reshape(H_prev, [-1, tf.shape(h0)[-1]]),
+        tf.reshape(d_projection, [-1, tf.shape(d_projection)[-1]]),
+        transpose_a=True,
+    )
+
+
 def _previous_states(h0, H):
     """`h(t-1)` for every step, `[time, batch, units]`."""
     return tf.concat([h0[tf.newaxis], H[:-1]], axis=0)
@@ -180,14 +195,7 @@ def lstm_sequence(
             )
             d_Z = d_z_ta.stack()
             d_kernel, d_x, d_bias = _input_gradients(x_tm, kernel, d_Z)
-            H_prev = _previous_states(h0, H)
-            if drop is not None:
-                H_prev = H_prev * drop
-            d_recurrent = tf.matmul(
-                tf.reshape(H_prev, [-1, tf.shape(h0)[-1]]),
-                tf.reshape(d_Z, [-1, tf.shape(d_Z)[-1]]),
-                transpose_a=True,
-            )
+            d_recurrent = _recurrent_kernel_gradient(h0, H, drop, d_Z)
             return d_x, d_h0, d_c0, d_kernel, d_recurrent, d_bias
 
         return (H, h_T, c_T), gradient
@@ -287,14 +295,10 @@ def gru_sequence(
                 reverse=True,
             )
             d_kernel, d_x, d_input_bias = _input_gradients(x_tm, kernel, d_x_ta.stack())
-            d_rec = tf.reshape(d_rec_ta.stack(), [-1, tf.shape(bias)[-1]])
-            H_prev = _previous_states(h0, H)
-            if drop is not None:
-                H_prev = H_prev * drop
-            d_recurrent = tf.matmul(
-                tf.reshape(H_prev, [-1, tf.shape(h0)[-1]]), d_rec, transpose_a=True
-            )
-            d_bias = tf.stack([d_input_bias, tf.reduce_sum(d_rec, axis=0)])
+            d_rec = d_rec_ta.stack()
+            d_recurrent = _recurrent_kernel_gradient(h0, H, drop, d_rec)
+            d_recurrent_bias = tf.reduce_sum(d_rec, axis=[0, 1])
+            d_bias = tf.stack([d_input_bias, d_recurrent_bias])
             return d_x, d_h0, d_kernel, d_recurrent, d_bias
 
         return (H, h_T), gradient
