@@ -2,12 +2,14 @@
 
 Cells compute one time step; `RNN` drives a cell over time; `SimpleRNN`,
 `LSTM` and `GRU` are `RNN` with their cell built in; `Bidirectional` runs a
-layer both ways. Weights use the names and layout of Keras's built-in layers,
-so `set_weights(keras_layer.get_weights())` works in both directions.
+layer both ways; `CRF` scores and decodes tag paths. Weights use the names
+and layout of Keras's built-in layers, so
+`set_weights(keras_layer.get_weights())` works in both directions.
 """
 
 from seq2seq.layers.attention import Attention, BahdanauAttention, LuongAttention
 from seq2seq.layers.bidirectional import Bidirectional
+from seq2seq.layers.crf import CRF, transition_constraints
 from seq2seq.layers.gru import GRU, GRUCell
 from seq2seq.layers.lstm import LSTM, LSTMCell
 from seq2seq.layers.recurrent_cell import RecurrentCell
@@ -22,6 +24,7 @@ __all__ = [
     "LSTM",
     "RNN",
     "Bidirectional",
+    "CRF",
     "CellRNN",
     "GRUCell",
     "LSTMCell",
@@ -29,4 +32,5 @@ __all__ = [
     "SimpleRNN",
     "SimpleRNNCell",
     "StackedRNNCells",
+    "transition_constraints",
 ]
