@@ -4,13 +4,15 @@ Every loader validates its input eagerly and raises `DataError` naming the
 file, the line and the problem; filters count and report what they drop.
 """
 
-from seq2seq.data import synthetic, translation
+from seq2seq.data import synthetic, tagging, translation
 from seq2seq.data.conll import (
     SCHEMES,
     Sentence,
     conll_dataset,
+    conll_from_hf,
     convert_tags,
     read_conll,
+    scheme_tags,
     spans_to_tags,
     tags_to_spans,
 )
@@ -36,6 +38,7 @@ __all__ = [
     "batch_by_examples",
     "bucket_by_length",
     "conll_dataset",
+    "conll_from_hf",
     "convert_tags",
     "labelled_text",
     "labelled_text_from_hf",
@@ -45,9 +48,11 @@ __all__ = [
     "read_conll",
     "read_lines",
     "rows_dataset",
+    "scheme_tags",
     "shuffle_cache_prefetch",
     "spans_to_tags",
     "synthetic",
+    "tagging",
     "tags_to_spans",
     "translation",
 ]

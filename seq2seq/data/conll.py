@@ -7,7 +7,7 @@ import os
 
 import tensorflow as tf
 
-from seq2seq.data.files import DataError, read_lines, rows_dataset
+from seq2seq.data.files import DataError, logger, read_lines, rows_dataset
 
 SCHEMES = ("iob1", "iob2", "iobes")
 _PREFIXES = {"iob1": "BI", "iob2": "BI", "iobes": "BIES"}
@@ -194,3 +194,79 @@ def conll_dataset(sentences: list[Sentence]) -> tf.data.Dataset:
         tf.ragged.constant([s.tokens for s in sentences], dtype=tf.string),
         tf.ragged.constant([s.tags for s in sentences], dtype=tf.string),
     )
+
+
+def conll_from_hf(
+    name,
+    split="train",
+    config=None,
+    tokens_column="tokens",
+    tags_column="ner_tags",
+    scheme="iob2",
+    convert_to=None,
+    data_files=None,
+) -> list[Sentence]:
+    """Tagged sentences from a Hugging Face dataset (e.g. `conll2003`), or
+    from local files through datasets' `json` builder with `data_files`.
+
+    Tags may be strings or a `Sequence(ClassLabel)` (CoNLL-2003 on the Hub
+    stores IOB2 tag ids with their names). `Sentence.line` holds the row.
+
+    Raises:
+        DataError: naming the dataset, split and row, for a missing column,
+            tag ids without names, or tags that fit no scheme.
+    """
+    import datasets
+
+    _check_scheme(scheme)
+    records = datasets.load_dataset(name, config, split=split, data_files=data_files)
+    where = f"{name} ({split})"
+    for column in (tokens_column, tags_column):
+        if column not in records.column_names:
+            raise DataError(
+                f"{where}: no column {column!r}; columns are {records.column_names}"
+            )
+    feature = records.features[tags_column]
+    inner = getattr(feature, "feature", None)
+    names = inner.names if isinstance(inner, datasets.ClassLabel) else None
+    sentences, skipped = [], 0
+    for row, (tokens, tags) in enumerate(
+        zip(records[tokens_column], records[tags_column], strict=True)
+    ):
+        if names is not None:
+            tags = [names[t] for t in tags]
+        elif tags and not isinstance(tags[0], str):
+            raise DataError(
+                f"{where} row {row}: tags are ids without names ({tags[:3]}...); "
+                "give string tags or a Sequence(ClassLabel) column"
+            )
+        if not tokens or list(tokens) == ["-DOCSTART-"]:
+            skipped += 1  # document breaks, as in the files; counted below
+            continue
+        try:
+            spans = tags_to_spans(tags, scheme)
+        except (TagError, ValueError) as error:
+            raise DataError(f"{where} row {row}: {error}") from None
+        final = (
+            tags if convert_to is None else spans_to_tags(spans, len(tags), convert_to)
+        )
+        sentences.append(Sentence(list(tokens), list(final), row))
+    if not sentences:
+        raise DataError(f"{where}: no sentences")
+    if skipped:
+        logger.info("%s: skipped %d empty or -DOCSTART- rows", where, skipped)
+    return sentences
+
+
+def scheme_tags(sentences: list[Sentence], scheme) -> list[str]:
+    """Every tag of `scheme` for the entity types in `sentences`: "O" first,
+    then `B-`, `I-` (and `E-`, `S-`) of each type, types sorted.
+
+    A tagger trained on these can output a tag its training data happened
+    not to contain (an `I-MISC` after a one-word-only type, say).
+    """
+    _check_scheme(scheme)
+    kinds = sorted(
+        {_split_tag(tag, scheme)[1] for s in sentences for tag in s.tags} - {None}
+    )
+    return ["O"] + [f"{p}-{kind}" for kind in kinds for p in _PREFIXES[scheme]]

@@ -78,3 +78,138 @@ def date_pairs(count: int, seed: int = 0):
         date = datetime.date.fromordinal(rng.randint(start, end))
         pairs.append((_human(date, rng.randrange(NUM_DATE_STYLES)), date.isoformat()))
     return pairs
+
+
+_PEOPLE = [
+    "Maria Schmidt",
+    "John Smith",
+    "Ana Lopez",
+    "Peter Blackburn",
+    "Yuki Tanaka",
+    "Olga Petrova",
+    "Ahmed Hassan",
+    "Chen Wei",
+    "Sara Nilsson",
+    "David Okafor",
+    "Clinton",
+    "Merkel",
+    "Kohl",
+    "Mandela",
+    "Dupont",
+    "Rossi",
+    "Kowalski",
+    "Singh",
+]
+_PLACES = [
+    "Paris",
+    "Berlin",
+    "New York",
+    "Tokyo",
+    "Lagos",
+    "Sao Paulo",
+    "Oslo",
+    "Cairo",
+    "Britain",
+    "Germany",
+    "China",
+    "Brazil",
+    "Kenya",
+    "Peru",
+    "Lake Geneva",
+    "Bonn",
+    "Moscow",
+    "Hong Kong",
+]
+_ORGANISATIONS = [
+    "Reuters",
+    "United Nations",
+    "European Union",
+    "Siemens",
+    "Toyota Motor",
+    "Bank of England",
+    "Acme Corp",
+    "FIFA",
+    "NATO",
+    "Ajax",
+    "Red Cross",
+    "World Bank",
+    "Nokia",
+    "Bayern Munich",
+]
+_MISCELLANEOUS = [
+    "German",
+    "French",
+    "Olympic",
+    "Japanese",
+    "World Cup",
+    "Nobel Prize",
+    "Brazilian",
+    "Christmas",
+    "Islamic",
+    "Tour de France",
+]
+_TEMPLATES = [
+    "{PER} arrived in {LOC} on {day} .",
+    "{ORG} said on {day} that {PER} would visit {LOC} .",
+    "Shares of {ORG} fell {number} percent in {LOC} .",
+    "The {MISC} minister met {PER} in {LOC} .",
+    "{PER} , a spokesman for {ORG} , declined to comment .",
+    "{LOC} beat {LOC} {number} - {number} in the {MISC} final .",
+    "{PER} told {ORG} the talks in {LOC} had failed .",
+    "police in {LOC} said {number} people were hurt .",
+    "{ORG} and {ORG} signed a deal worth {number} million dollars .",
+    "{PER} won the {MISC} title for {ORG} .",
+    "it was the first {MISC} event in {LOC} since {year} .",
+    "{PER} ( {LOC} ) {number} {number}",
+]
+_DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
+
+
+# The last few names of each type appear only in evaluation splits, so that
+# tagging them takes context and character features, not memory.
+HELD_OUT_NAMES = 4
+
+
+def ner_sentences(count: int, seed: int = 0, held_out_names: bool = False):
+    """`count` tagged sentences `(tokens, IOB2 tags)` in a news style.
+
+    Templates ("{PER} arrived in {LOC} on {day} .") filled with people,
+    places, organisations and miscellaneous names (single and multi-word),
+    numbers and weekdays, so that words, casing and context all matter.
+    Seeded: the same seed gives the same sentences.
+
+    Args:
+        count: Number of sentences.
+        seed: Random seed.
+        held_out_names: Also draw the last `HELD_OUT_NAMES` names of each
+            type, which are never drawn otherwise (use it for evaluation
+            splits, to measure tagging of unseen names).
+    """
+    rng = random.Random(seed)
+    keep = None if held_out_names else -HELD_OUT_NAMES
+    names = {
+        "PER": _PEOPLE[:keep],
+        "LOC": _PLACES[:keep],
+        "ORG": _ORGANISATIONS[:keep],
+        "MISC": _MISCELLANEOUS[:keep],
+    }
+    sentences = []
+    for _ in range(count):
+        tokens, tags = [], []
+        for word in rng.choice(_TEMPLATES).split():
+            kind = word.strip("{}") if word.startswith("{") else None
+            if kind in names:
+                entity = rng.choice(names[kind]).split()
+                tokens += entity
+                tags += [f"B-{kind}"] + [f"I-{kind}"] * (len(entity) - 1)
+                continue
+            if kind == "day":
+                word = rng.choice(_DAYS)
+            elif kind == "number":
+                word = str(rng.randint(1, 99))
+            elif kind == "year":
+                word = str(rng.randint(1950, 2020))
+            tokens.append(word)
+            tags.append("O")
+        sentences.append((tokens, tags))
+    return sentences

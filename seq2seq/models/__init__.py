@@ -4,11 +4,14 @@ from seq2seq.models.decoder import AttentionDecoderCell, Bridge
 from seq2seq.models.encoder import RecurrentEncoder
 from seq2seq.models.encoder_decoder import EncoderDecoder
 from seq2seq.models.losses import sequence_cross_entropy
+from seq2seq.models.tagger import CharacterEncoder, SequenceTagger
 
 __all__ = [
     "AttentionDecoderCell",
     "Bridge",
+    "CharacterEncoder",
     "EncoderDecoder",
     "RecurrentEncoder",
+    "SequenceTagger",
     "sequence_cross_entropy",
 ]

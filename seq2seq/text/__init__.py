@@ -5,6 +5,7 @@ from seq2seq.text.sentencepiece_trainer import (
     sentencepiece_report,
     train_sentencepiece,
 )
+from seq2seq.text.word_features import CASINGS, WordFeatures, casing_ids
 from seq2seq.text.word_vocabulary import (
     CharacterVocabulary,
     WordVocabulary,
@@ -12,6 +13,9 @@ from seq2seq.text.word_vocabulary import (
 )
 
 __all__ = [
+    "CASINGS",
+    "WordFeatures",
+    "casing_ids",
     "CharacterVocabulary",
     "SentencePieceTokenizer",
     "WordVocabulary",

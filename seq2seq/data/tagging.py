@@ -1,0 +1,87 @@
+"""The tagging input pipeline: CoNLL sentences to bucketed feature batches."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from seq2seq.data.conll import Sentence, conll_dataset
+from seq2seq.data.files import DataError
+from seq2seq.data.transforms import LengthFilter, bucket_by_length
+
+
+def check_tags(sentences: list[Sentence], tag_names, path: str = "data") -> None:
+    """Raises `DataError` at the first tag the model does not know.
+
+    The tag set comes from the training file (`scheme_tags`); a validation
+    or test file with an entity type never seen in training cannot be
+    scored, so it is refused by name and line rather than mapped to
+    something else.
+    """
+    known = set(tag_names)
+    for sentence in sentences:
+        for offset, tag in enumerate(sentence.tags):
+            if tag not in known:
+                raise DataError(
+                    f"{path}:{sentence.line + offset}: tag {tag!r} does not occur "
+                    f"in the training data (known tags: {sorted(known)})"
+                )
+
+
+def tagging_example(features, tag_names):
+    """`(tokens, tags)` strings `[time]` -> `(WordFeatures dict, tag ids)`."""
+    table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(
+            tf.constant(list(tag_names)), tf.range(len(tag_names), dtype=tf.int32)
+        ),
+        default_value=-1,
+    )
+
+    def convert(tokens, tags):
+        ids = table.lookup(tags)
+        check = tf.debugging.assert_non_negative(
+            ids, message="a tag outside the tag set: run check_tags first"
+        )
+        with tf.control_dependencies([check]):
+            return features(tokens), tf.identity(ids)
+
+    return convert
+
+
+def _length(element):
+    _, tags = element
+    return tf.shape(tags)[0]
+
+
+def tagging_batches(
+    sentences: list[Sentence],
+    features,
+    tag_names,
+    boundaries=(16, 32, 64, 128, 256),
+    batch_size=32,
+    shuffle_buffer=0,
+    seed=0,
+    name="sentences",
+):
+    """Featurized, length-filtered, bucketed batches of tagged sentences.
+
+    Sentences of `boundaries[-1]` words or more are dropped and counted
+    (`length_filter.report()` says how many); pick boundaries that fit the
+    longest sentence to keep them all, as the NER recipe does.
+
+    Returns:
+        `(dataset, length_filter)`; elements are `(features, tag_ids)` with
+        features as `WordFeatures` gives them, padded to the bucket bound.
+    """
+    keep = LengthFilter(max_length=boundaries[-1] - 1, length_fn=_length, name=name)
+    dataset = conll_dataset(sentences).map(
+        tagging_example(features, tag_names), num_parallel_calls=tf.data.AUTOTUNE
+    )
+    dataset = dataset.apply(keep).cache()
+    if shuffle_buffer:
+        dataset = dataset.shuffle(
+            shuffle_buffer, seed=seed, reshuffle_each_iteration=True
+        )
+    dataset = dataset.apply(
+        bucket_by_length(boundaries, batch_size=batch_size, length_fn=_length)
+    )
+    return dataset.prefetch(tf.data.AUTOTUNE), keep
