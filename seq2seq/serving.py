@@ -123,3 +123,67 @@ def export_translator(model, tokenizer, path, **options):
     )
     archive.write_out(str(path), verbose=False)
     return path
+
+
+def iob2_names(tag_names, scheme):
+    """Tag names as IOB2: IOBES maps tag by tag (S- to B-, E- to I-)."""
+    if scheme == "iob2":
+        return list(tag_names)
+    if scheme != "iobes":
+        raise ValueError(f"scheme must be 'iob2' or 'iobes'. Received: {scheme!r}")
+    mapping = {"S": "B", "E": "I", "B": "B", "I": "I"}
+    return [tag if tag == "O" else mapping[tag[0]] + tag[1:] for tag in tag_names]
+
+
+class Tagger(tf.Module):
+    """Sentences in, one tag per whitespace-separated word out.
+
+    Args:
+        model: A `SequenceTagger`.
+        features: The `WordFeatures` layer the model was trained with.
+        tag_names: The name of each tag id, as the export should return it.
+    """
+
+    def __init__(self, model, features, tag_names):
+        super().__init__()
+        self.model = model
+        self.features = features
+        self.tag_names = tf.constant(list(tag_names))
+
+    def serve(self, text):
+        """`text` `[batch]` -> `tags` `[batch, words]` ("" padded), `lengths`."""
+        words = tf.strings.split(text)  # on whitespace; bytes need not be UTF-8
+        lengths = tf.cast(words.row_lengths(), tf.int32)
+        # At least one column, so a batch of empty sentences still runs.
+        width = tf.maximum(tf.reduce_max(tf.concat([lengths, [0]], 0)), 1)
+        dense = words.to_tensor("", shape=tf.stack([tf.shape(text)[0], width]))
+        inputs = self.features(dense)
+        mask = tf.range(width)[tf.newaxis, :] < lengths[:, tf.newaxis]
+        tag_ids = self.model.decode(self.model(inputs, training=False), mask)
+        tags = tf.where(mask, tf.gather(self.tag_names, tag_ids), "")
+        return {"tags": tags, "lengths": lengths}
+
+
+def export_tagger(model, features, tag_names, path):
+    """Saves a SavedModel whose `serving_default` maps `text` to tags.
+
+    The signature takes `text` (`tf.string [None]`, sentences whose words
+    are separated by whitespace) and returns `tags` (`tf.string [None,
+    None]`, padded with "") and `lengths` (`int32 [None]`, words per
+    sentence). It loads with only `tensorflow` imported.
+
+    Returns:
+        The path.
+    """
+    tagger = Tagger(model, features, tag_names)
+    tagger.serve(tf.constant(["a"]))  # create every variable eagerly
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(features)
+    archive.add_endpoint(
+        "serving_default",
+        tagger.serve,
+        input_signature=[tf.TensorSpec([None], tf.string, name="text")],
+    )
+    archive.write_out(str(path), verbose=False)
+    return path

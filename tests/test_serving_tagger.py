@@ -1,0 +1,133 @@
+"""The tagger export: a fresh process without seq2seq, bad inputs, IOB2 out."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from seq2seq import serving
+from seq2seq.data import tags_to_spans
+from seq2seq.layers import transition_constraints
+from seq2seq.models import SequenceTagger
+from seq2seq.text import CharacterVocabulary, WordFeatures, WordVocabulary
+
+TRAIN = [["EU", "rejects", "German", "call"], ["Peter", "Blackburn", "visits", "Bonn"]]
+TAGS = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "E-LOC", "S-LOC"]
+SENTENCES = [
+    "Peter Blackburn visits Bonn",
+    "",
+    "   ",
+    " ".join(["word"] * 1000),  # 1,000 tokens
+    "日本語 ÆØÅ Zyxwv",  # words and characters never seen
+]
+INVALID_UTF8 = b"\xff\xfe Bonn \xc3"
+
+SERVE = textwrap.dedent(
+    """
+    import json, sys
+    import tensorflow as tf
+    assert "seq2seq" not in sys.modules
+    serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+    texts = [t.encode() for t in json.loads(sys.argv[2])] + [bytes.fromhex(sys.argv[3])]
+    results = []
+    for batch in (texts, texts[:1], []):
+        out = serve(text=tf.constant(batch, dtype=tf.string))
+        results.append({
+            "tags": [[t.decode() for t in row] for row in out["tags"].numpy()],
+            "lengths": out["lengths"].numpy().tolist(),
+        })
+    assert "seq2seq" not in sys.modules
+    print(json.dumps(results))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    features = WordFeatures(
+        WordVocabulary.build(TRAIN, lowercase=True),
+        CharacterVocabulary.build(TRAIN),
+        max_word_length=8,
+    )
+    allowed, start, end = transition_constraints(TAGS, "iobes")
+    model = SequenceTagger(
+        features.word_vocabulary.vocabulary_size(),
+        features.character_vocabulary.vocabulary_size(),
+        len(TAGS),
+        word_embedding_size=6,
+        character_embedding_size=4,
+        character_units=3,
+        units=5,
+        allowed_transitions=allowed,
+        allowed_start=start,
+        allowed_end=end,
+    )
+    path = tmp_path_factory.mktemp("tagger") / "export"
+    iob2 = serving.iob2_names(TAGS, "iobes")
+    serving.export_tagger(model, features, iob2, path)
+    return path, model, features, iob2
+
+
+def in_process_tags(model, features, iob2, sentences):
+    words = [s.split() for s in sentences]
+    ids = model.predict_tags(features(tf.ragged.constant(words, dtype=tf.string)))
+    return [
+        [iob2[t] for t in row[: len(w)]]
+        for row, w in zip(ids.numpy(), words, strict=True)
+    ]
+
+
+def test_iob2_names_map_iobes_tag_by_tag():
+    assert serving.iob2_names(["O", "B-X", "I-X", "E-X", "S-X"], "iobes") == [
+        "O",
+        "B-X",
+        "I-X",
+        "I-X",
+        "B-X",
+    ]
+    with pytest.raises(ValueError, match="scheme must be"):
+        serving.iob2_names(["O"], "iob1")
+
+
+def test_export_runs_in_a_fresh_process_without_seq2seq(exported):
+    path, model, features, iob2 = exported
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            SERVE,
+            str(path),
+            json.dumps(SENTENCES),
+            INVALID_UTF8.hex(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    full, single, empty = json.loads(completed.stdout.strip().splitlines()[-1])
+
+    lengths = [len(s.split()) for s in SENTENCES] + [3]  # the invalid bytes: 3 words
+    assert full["lengths"] == lengths
+    assert all(len(row) == max(lengths) for row in full["tags"])
+    for row, length in zip(full["tags"], lengths, strict=True):
+        assert all(tag == "" for tag in row[length:])
+        tags_to_spans(row[:length], "iob2")  # valid IOB2, whatever the input
+    expected = in_process_tags(model, features, iob2, SENTENCES)
+    rows = full["tags"][: len(SENTENCES)]
+    for row, want, length in zip(rows, expected, lengths[:-1], strict=True):
+        assert row[:length] == want
+    assert single["tags"][0][: lengths[0]] == full["tags"][0][: lengths[0]]
+    assert empty == {"tags": [], "lengths": []}
+
+
+def test_padding_words_do_not_change_the_tags(exported):
+    path, model, features, iob2 = exported
+    serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+    alone = serve(text=tf.constant([SENTENCES[0]]))["tags"].numpy()[0]
+    together = serve(text=tf.constant([SENTENCES[0], SENTENCES[3]]))["tags"].numpy()
+    np.testing.assert_array_equal(together[0, : len(alone)], alone)
