@@ -384,9 +384,13 @@ def plot_gradient_flow(
     for axis, (panel, lines) in zip(axes[0], panels.items(), strict=True):
         for label, norms in lines.items():
             norms = np.asarray(norms, dtype="float64")
-            # Zeros have no logarithm: the smallest positive float shows them
-            # at the bottom of the plot instead of dropping them.
-            shown = np.maximum(norms, np.finfo("float64").tiny)
+            # Zeros have no logarithm: they are left out and counted in the
+            # legend (a gradient can vanish exactly, e.g. through saturated
+            # units in float32).
+            zeros = int(np.sum(norms == 0))
+            if zeros:
+                label = f"{label} (0 at {zeros} steps)"
+            shown = np.where(norms > 0, norms, np.nan)
             axis.semilogy(np.arange(len(norms)), shown, label=label)
         axis.set_title(panel)
         axis.set_xlabel("time step k")
