@@ -204,6 +204,23 @@ def test_the_probe_changes_no_output_and_always_runs_the_generic_loop(rng, kind)
             assert "inner_loop" not in vars(probed_layer)
 
 
+def test_the_default_loss_is_the_compiled_models(rng):
+    layer = layers.LSTM(4)
+    model = sequence_model(layer, 5, 2)
+    model.compile(loss="mse")
+    x = rng.normal(size=(3, 5, 2)).astype("float32")
+    y = rng.normal(size=(3, 1)).astype("float32")
+    mse = keras.losses.MeanSquaredError()
+    np.testing.assert_allclose(
+        diagnostics.hidden_state_gradients(model, layer, x, y),
+        diagnostics.hidden_state_gradients(model, layer, x, y, mse),
+        rtol=1e-6,
+    )
+    assert diagnostics.gradient_norms(model, x, y, 1.0).norm == pytest.approx(
+        diagnostics.gradient_norms(model, x, y, 1.0, mse).norm, rel=1e-6
+    )
+
+
 def test_bad_arguments_raise():
     layer = layers.LSTM(3)
     model = keras.Sequential([keras.Input((4, 2)), layer])

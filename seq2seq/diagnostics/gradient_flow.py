@@ -225,10 +225,12 @@ def hidden_state_gradients(
     (20,)
     """
     loss_fn = loss_fn or _default_loss(model)
-    with tf.GradientTape() as tape, probe_states(layer, state_index, tape) as probes:
+    with (
+        tf.GradientTape() as tape,
+        probe_states(layer, state_index, tape) as perturbations,
+    ):
         predictions = model(inputs, training=training)
         loss = loss_fn(targets, predictions)
-    perturbations = probes
     if len(perturbations) != 1:
         raise ValueError(
             f"layer must be called exactly once by the model. Received: "
