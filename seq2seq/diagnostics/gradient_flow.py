@@ -136,6 +136,11 @@ def probe_states(layer: RNN, state_index: int = 0, tape=None):
 
     Yields:
         The list of perturbation tensors, one per call of `layer`.
+
+    >>> with tf.GradientTape() as tape, probe_states(layer, tape=tape) as probes:
+    ...     loss = loss_fn(y, model(x))
+    >>> tape.gradient(loss, probes[0]).shape  # ∂L/∂h(k): [batch, time, units]
+    TensorShape([4, 20, 8])
     """
     _check_layer(layer)
     count = len(state_sizes(layer.cell))
