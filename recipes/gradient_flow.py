@@ -20,7 +20,7 @@ and after `--train-steps` Adam steps (clipped). It prints a table and plots
 ‖∂L/∂h(k)‖ against k (log scale) to OUTPUT_DIR/gradient_flow.png. `main()`
 returns the table's rows.
 
-    python recipes/gradient_flow.py               # about 3 minutes on 2 cores
+    python recipes/gradient_flow.py               # about 4 minutes on 2 cores
     python recipes/gradient_flow.py --steps 50 --train-steps 2000 --scale 2
 """
 
