@@ -132,3 +132,37 @@ def test_conll_errors_name_file_and_line(tmp_path):
         read_conll(path, tag_column=5)
     with pytest.raises(ValueError, match="scheme must be one of"):
         read_conll(path, scheme="bio")
+
+
+def test_conll_from_hf_reads_string_and_class_label_tags(tmp_path):
+    import datasets
+
+    from seq2seq.data import conll_from_hf
+
+    rows = {
+        "tokens": [["-DOCSTART-"], ["EU", "rejects", "German", "call"], ["Bonn"]],
+        "ner_tags": [["O"], ["B-ORG", "O", "B-MISC", "O"], ["B-LOC"]],
+    }
+    jsonl = tmp_path / "train.jsonl"
+    datasets.Dataset.from_dict(rows).to_json(jsonl)
+    sentences = conll_from_hf("json", data_files=str(jsonl), convert_to="iobes")
+    assert [s.tokens for s in sentences] == rows["tokens"][1:]  # DOCSTART skipped
+    assert sentences[0].tags == ["S-ORG", "O", "S-MISC", "O"]
+
+    names = ["O", "B-ORG", "I-ORG", "B-MISC", "B-LOC"]
+    features = datasets.Features(
+        {
+            "tokens": datasets.Sequence(datasets.Value("string")),
+            "ner_tags": datasets.Sequence(datasets.ClassLabel(names=names)),
+        }
+    )
+    ids = [[names.index(t) for t in tags] for tags in rows["ner_tags"]]
+    parquet = tmp_path / "train.parquet"
+    datasets.Dataset.from_dict(
+        {"tokens": rows["tokens"], "ner_tags": ids}, features=features
+    ).to_parquet(parquet)
+    from_ids = conll_from_hf("parquet", data_files=str(parquet))
+    assert [s.tags for s in from_ids] == rows["ner_tags"][1:]
+
+    with pytest.raises(DataError, match="no column 'labels'"):
+        conll_from_hf("json", data_files=str(jsonl), tags_column="labels")
