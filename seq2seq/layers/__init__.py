@@ -10,6 +10,7 @@ from seq2seq.layers.attention import Attention, BahdanauAttention, LuongAttentio
 from seq2seq.layers.bidirectional import Bidirectional
 from seq2seq.layers.gru import GRU, GRUCell
 from seq2seq.layers.lstm import LSTM, LSTMCell
+from seq2seq.layers.pooling import POOLING_MODES, SequencePooling
 from seq2seq.layers.recurrent_cell import RecurrentCell
 from seq2seq.layers.rnn import RNN, CellRNN, StackedRNNCells
 from seq2seq.layers.simple_rnn import SimpleRNN, SimpleRNNCell
@@ -28,5 +29,7 @@ __all__ = [
     "RecurrentCell",
     "SimpleRNN",
     "SimpleRNNCell",
+    "POOLING_MODES",
+    "SequencePooling",
     "StackedRNNCells",
 ]
