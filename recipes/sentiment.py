@@ -212,6 +212,7 @@ def batches(split, tokenizer, config, name, shuffle=False):
         batch_size=config.batch_size,
         shuffle_buffer=len(texts) if shuffle else 0,
         seed=config.seed,
+        full_batches_only=shuffle,  # training: one compiled shape per bucket
         name=name,
     )
 

@@ -62,6 +62,7 @@ def classification_batches(
     batch_size=64,
     shuffle_buffer=0,
     seed=0,
+    full_batches_only=False,
     name="examples",
 ):
     """`(text, label)` pairs to `(ids [batch, time], labels [batch])` batches.
@@ -70,6 +71,12 @@ def classification_batches(
     with no piece at all are dropped (counted); batches are bucketed by
     length so a jit-compiled step sees few shapes. The result is cached, then
     reshuffled every epoch when `shuffle_buffer` is set.
+
+    With `full_batches_only`, each bucket's last, partial batch of an epoch
+    is left out, so a jit-compiled training step compiles once per bucket
+    rather than again for every odd batch size. That leaves out fewer than
+    `batch_size` examples per bucket and epoch, different ones each epoch
+    when the data is reshuffled.
 
     Returns:
         `(batches, truncation, empty_filter)`: report either with `.report()`
@@ -92,6 +99,8 @@ def classification_batches(
             length_fn=lambda element: tf.shape(element[0])[0],
         )
     )
+    if full_batches_only:
+        batches = batches.filter(lambda ids, labels: tf.shape(ids)[0] == batch_size)
     return batches.prefetch(tf.data.AUTOTUNE), truncation, empty
 
 

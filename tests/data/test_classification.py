@@ -62,3 +62,12 @@ def test_sentiment_reviews_are_seeded_and_balanced():
     assert 0.4 < np.mean(labels) < 0.6
     assert any(" not " in text for text, _ in reviews)
     assert any(", but " in text for text, _ in reviews)
+
+
+def test_full_batches_only_leaves_out_partial_batches(spm_model):
+    tokenizer = SentencePieceTokenizer(spm_model)
+    dataset = tf.data.Dataset.from_tensor_slices((["a dog"] * 7, [1] * 7))
+    batches, _, _ = classification.classification_batches(
+        dataset, tokenizer, max_length=10, batch_size=3, full_batches_only=True
+    )
+    assert [int(ids.shape[0]) for ids, _ in batches] == [3, 3]
