@@ -157,11 +157,16 @@ def boundaries_for(*splits):
 
 def tag_all(model, batches):
     """Predicted tag ids per sentence, unpadded, in the batches' order."""
-    predict = tf.function(model.predict_tags, jit_compile=True, reduce_retracing=True)
+    predict = tf.function(model.predict_tags, reduce_retracing=True)
     gold, predicted = [], []
     for features, tags in batches:
         ids = predict(features).numpy()
         lengths = (features["words"].numpy() > 0).sum(axis=1)
+        if ids.shape != tuple(tags.shape):
+            raise RuntimeError(
+                f"predicted tags of shape {ids.shape} for gold tags of shape "
+                f"{tuple(tags.shape)}"
+            )
         for row, length in enumerate(lengths):
             gold.append(tags[row, :length].numpy().tolist())
             predicted.append(ids[row, :length].tolist())

@@ -10,6 +10,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from seq2seq.text.normalize import clean_text
+
 # Source lengths are rounded up to a multiple of this, so the jit-compiled
 # decoder sees a few shapes rather than one per request.
 LENGTH_BUCKET = 16
@@ -183,6 +185,90 @@ def export_tagger(model, features, tag_names, path):
     archive.add_endpoint(
         "serving_default",
         tagger.serve,
+        input_signature=[tf.TensorSpec([None], tf.string, name="text")],
+    )
+    archive.write_out(str(path), verbose=False)
+    return path
+
+
+class Classifier(tf.Module):
+    """Strings in, class probabilities and label names out.
+
+    The text is cleaned as in training (`seq2seq.text.clean_text`: invalid
+    UTF-8 bytes become U+FFFD, HTML line breaks and runs of whitespace become
+    one space), tokenized, cut to `max_length` pieces (flagged in
+    `truncated`), and classified. An empty text has no pieces: the model
+    sees only padding and still returns a distribution.
+
+    Args:
+        model: A `TextClassifier` (logits out).
+        tokenizer: Its `SentencePieceTokenizer`.
+        label_names: One name per class, in id order.
+        max_length: Pieces read from each text.
+        jit_compile: Compile the model call with XLA.
+    """
+
+    def __init__(
+        self, model, tokenizer, label_names, max_length=512, jit_compile=False
+    ):
+        super().__init__()
+        self.model = model
+        self.tokenizer = tokenizer
+        self.label_names = tf.constant([str(name) for name in label_names])
+        self.max_length = int(max_length)
+
+        def probabilities(ids):
+            return tf.nn.softmax(tf.cast(model(ids, training=False), tf.float32))
+
+        self._probabilities = tf.function(
+            probabilities, jit_compile=jit_compile, reduce_retracing=True
+        )
+
+    def serve(self, text):
+        """`text` `[batch]` -> probabilities, label names and truncation flags."""
+        ids, truncated = source_ids(self.tokenizer, clean_text(text), self.max_length)
+        probabilities = self._probabilities(ids)
+        return {
+            "probabilities": probabilities,
+            "labels": tf.gather(self.label_names, tf.argmax(probabilities, axis=-1)),
+            "truncated": truncated,
+        }
+
+
+def export_classifier(model, tokenizer, path, label_names, max_length=512, **options):
+    """Saves a SavedModel whose `serving_default` classifies `text`.
+
+    The signature takes `text` (`tf.string [None]`) and returns
+    `probabilities` (`float32 [None, num_classes]`), `labels` (`tf.string
+    [None]`, the most probable label's name) and `truncated` (`bool [None]`,
+    True where the text was longer than `max_length` pieces and only its
+    beginning was read). Like `export_translator`, it loads with only
+    `tensorflow` and `tensorflow_text` imported.
+
+    Args:
+        model: A `TextClassifier`.
+        tokenizer: Its `SentencePieceTokenizer`.
+        path: The SavedModel directory.
+        label_names: One name per class, in id order.
+        max_length: Pieces read from each text.
+        **options: More `Classifier` options (`jit_compile`).
+
+    Returns:
+        The path.
+    """
+    if len(label_names) != model.num_classes:
+        raise ValueError(
+            f"label_names must name each of the model's {model.num_classes} "
+            f"classes. Received: {len(label_names)} names {list(label_names)}"
+        )
+    model(tf.ones([1, 1], tf.int32))  # create the variables eagerly
+    classifier = Classifier(model, tokenizer, label_names, max_length, **options)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(tokenizer)
+    archive.add_endpoint(
+        "serving_default",
+        classifier.serve,
         input_signature=[tf.TensorSpec([None], tf.string, name="text")],
     )
     archive.write_out(str(path), verbose=False)

@@ -4,7 +4,7 @@ Every loader validates its input eagerly and raises `DataError` naming the
 file, the line and the problem; filters count and report what they drop.
 """
 
-from seq2seq.data import synthetic, tagging, translation
+from seq2seq.data import classification, synthetic, tagging, translation
 from seq2seq.data.conll import (
     SCHEMES,
     Sentence,
@@ -36,6 +36,7 @@ __all__ = [
     "LengthFilter",
     "Sentence",
     "batch_by_examples",
+    "classification",
     "bucket_by_length",
     "conll_dataset",
     "conll_from_hf",

@@ -213,3 +213,84 @@ def ner_sentences(count: int, seed: int = 0, held_out_names: bool = False):
             tags.append("O")
         sentences.append((tokens, tags))
     return sentences
+
+
+_POSITIVE_WORDS = [
+    "good",
+    "great",
+    "wonderful",
+    "moving",
+    "funny",
+    "charming",
+    "brilliant",
+    "gripping",
+    "beautiful",
+    "clever",
+]
+_NEGATIVE_WORDS = [
+    "bad",
+    "awful",
+    "boring",
+    "dull",
+    "clumsy",
+    "tedious",
+    "weak",
+    "silly",
+    "ugly",
+    "pointless",
+]
+_SUBJECTS = [
+    "the film",
+    "the movie",
+    "the plot",
+    "the acting",
+    "the script",
+    "the ending",
+    "the music",
+    "the cast",
+    "the story",
+    "the dialogue",
+]
+_ADVERBS = ["", "", "really ", "very ", "quite ", "rather ", "truly "]
+_FILLERS = [
+    "i saw it last week .",
+    "we watched it on a sunday .",
+    "my friend chose it .",
+    "it runs for two hours .",
+    "the cinema was full .",
+    "",
+    "",
+    "",
+]
+SENTIMENT_LABELS = ["negative", "positive"]
+
+
+def _clause(rng: random.Random, positive: bool) -> str:
+    """A clause whose sentiment is `positive`, negated 30% of the time."""
+    negated = rng.random() < 0.3
+    words = _POSITIVE_WORDS if positive != negated else _NEGATIVE_WORDS
+    verb = rng.choice(["is", "was"]) + (" not" if negated else "")
+    return f"{rng.choice(_SUBJECTS)} {verb} {rng.choice(_ADVERBS)}{rng.choice(words)}"
+
+
+def sentiment_reviews(count: int, seed: int = 0):
+    """`count` short generated reviews and their labels, 0 negative, 1 positive.
+
+    A review is one clause ("the plot was not very clever"), or two joined
+    by "but", in which case the second clause decides ("the acting is weak ,
+    but the music was wonderful" is positive); an unrelated sentence may
+    come before it. 30% of the clauses are negated ("not good"), so single
+    words point the wrong way often: a model must read word order. Labels are balanced
+    in expectation; `SENTIMENT_LABELS` names them. Seeded: the same seed
+    gives the same reviews.
+    """
+    rng = random.Random(seed)
+    reviews = []
+    for _ in range(count):
+        label = rng.randrange(2)
+        text = _clause(rng, bool(label))
+        if rng.random() < 0.4:
+            text = f"{_clause(rng, not label)} , but {text}"
+        filler = rng.choice(_FILLERS)
+        reviews.append((f"{filler} {text} .".strip(), label))
+    return reviews

@@ -12,6 +12,7 @@ from seq2seq.layers.bidirectional import Bidirectional
 from seq2seq.layers.crf import CRF, transition_constraints
 from seq2seq.layers.gru import GRU, GRUCell
 from seq2seq.layers.lstm import LSTM, LSTMCell
+from seq2seq.layers.pooling import POOLING_MODES, SequencePooling
 from seq2seq.layers.recurrent_cell import RecurrentCell
 from seq2seq.layers.rnn import RNN, CellRNN, StackedRNNCells
 from seq2seq.layers.simple_rnn import SimpleRNN, SimpleRNNCell
@@ -31,6 +32,8 @@ __all__ = [
     "RecurrentCell",
     "SimpleRNN",
     "SimpleRNNCell",
+    "POOLING_MODES",
+    "SequencePooling",
     "StackedRNNCells",
     "transition_constraints",
 ]

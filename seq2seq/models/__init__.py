@@ -1,5 +1,6 @@
 """Models assembled from `seq2seq.layers`; each owns its loss."""
 
+from seq2seq.models.classifier import MacroF1Score, TextClassifier
 from seq2seq.models.decoder import AttentionDecoderCell, Bridge
 from seq2seq.models.encoder import RecurrentEncoder
 from seq2seq.models.encoder_decoder import EncoderDecoder
@@ -11,7 +12,9 @@ __all__ = [
     "Bridge",
     "CharacterEncoder",
     "EncoderDecoder",
+    "MacroF1Score",
     "RecurrentEncoder",
     "SequenceTagger",
+    "TextClassifier",
     "sequence_cross_entropy",
 ]

@@ -1,5 +1,6 @@
 """Tokenizers and vocabularies that run inside the TensorFlow graph."""
 
+from seq2seq.text.normalize import clean_text
 from seq2seq.text.sentencepiece_tokenizer import SentencePieceTokenizer
 from seq2seq.text.sentencepiece_trainer import (
     sentencepiece_report,
@@ -19,6 +20,7 @@ __all__ = [
     "CharacterVocabulary",
     "SentencePieceTokenizer",
     "WordVocabulary",
+    "clean_text",
     "normalize_word",
     "sentencepiece_report",
     "train_sentencepiece",
