@@ -10,7 +10,11 @@ CoNLL-2003 English (the original files, whose tags are IOB1):
     python recipes/ner.py \\
         --train ../shared/data/conll2003/eng.train \\
         --valid ../shared/data/conll2003/eng.testa \\
-        --tag-scheme iob1 --epochs 30 --output-dir runs/conll2003
+        --tag-scheme iob1 --epochs 6 --batch-size 64 --max-word-length 16 \\
+        --patience 3 --output-dir runs/conll2003
+
+(validation entity F1 89.78 after 6 epochs, 31 minutes on a shared 2-core
+machine; see the README)
 
 or the IOB2 copy (`--train .../iob2/train.txt --valid .../iob2/valid.txt
 --tag-scheme iob2`), or a Hugging Face dataset (`--dataset conll2003`), or a
