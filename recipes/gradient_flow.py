@@ -41,11 +41,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from seq2seq import diagnostics, layers  # noqa: E402
-from seq2seq.training import parse_config  # noqa: E402
-
-
-def option(default, help):
-    return dataclasses.field(default=default, metadata={"help": help})
+from seq2seq.training import option, parse_config  # noqa: E402
 
 
 @dataclasses.dataclass

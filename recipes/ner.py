@@ -51,13 +51,10 @@ from seq2seq.models import SequenceTagger  # noqa: E402
 from seq2seq.text import CharacterVocabulary, WordFeatures, WordVocabulary  # noqa: E402
 from seq2seq.training import (  # noqa: E402
     EvaluationCallback,
+    option,
     parse_config,
     standard_callbacks,
 )
-
-
-def option(default, help):
-    return dataclasses.field(default=default, metadata={"help": help})
 
 
 @dataclasses.dataclass

@@ -62,11 +62,7 @@ from seq2seq.text import (  # noqa: E402
     clean_text,
     train_sentencepiece,
 )
-from seq2seq.training import parse_config, standard_callbacks  # noqa: E402
-
-
-def option(default, help):
-    return dataclasses.field(default=default, metadata={"help": help})
+from seq2seq.training import option, parse_config, standard_callbacks  # noqa: E402
 
 
 @dataclasses.dataclass

@@ -45,11 +45,7 @@ from seq2seq import data, serving  # noqa: E402
 from seq2seq.evaluation import translation_scores  # noqa: E402
 from seq2seq.models import EncoderDecoder  # noqa: E402
 from seq2seq.text import SentencePieceTokenizer, train_sentencepiece  # noqa: E402
-from seq2seq.training import parse_config, standard_callbacks  # noqa: E402
-
-
-def option(default, help):
-    return dataclasses.field(default=default, metadata={"help": help})
+from seq2seq.training import option, parse_config, standard_callbacks  # noqa: E402
 
 
 @dataclasses.dataclass

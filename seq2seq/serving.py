@@ -100,6 +100,25 @@ class Translator(tf.Module):
         }
 
 
+def _write_text_export(path, serve, *tracked):
+    """Writes a SavedModel whose `serving_default` is `serve(text)`.
+
+    Written with `keras.export.ExportArchive`, which tracks every variable
+    of `tracked` explicitly, so TF1-style loaders (`saved_model_cli run`, TF
+    Serving) restore them as well as `tf.saved_model.load` does.
+    """
+    archive = keras.export.ExportArchive()
+    for layer in tracked:
+        archive.track(layer)
+    archive.add_endpoint(
+        "serving_default",
+        serve,
+        input_signature=[tf.TensorSpec([None], tf.string, name="text")],
+    )
+    archive.write_out(str(path), verbose=False)
+    return path
+
+
 def export_translator(model, tokenizer, path, **options):
     """Saves a SavedModel whose `serving_default` maps `text` to translations.
 
@@ -115,16 +134,7 @@ def export_translator(model, tokenizer, path, **options):
     dummy = tf.ones([1, 1], tf.int32)
     model((dummy, dummy))
     translator = Translator(model, tokenizer, **options)
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.track(tokenizer)
-    archive.add_endpoint(
-        "serving_default",
-        translator.serve,
-        input_signature=[tf.TensorSpec([None], tf.string, name="text")],
-    )
-    archive.write_out(str(path), verbose=False)
-    return path
+    return _write_text_export(path, translator.serve, model, tokenizer)
 
 
 def iob2_names(tag_names, scheme):
@@ -179,16 +189,7 @@ def export_tagger(model, features, tag_names, path):
     """
     tagger = Tagger(model, features, tag_names)
     tagger.serve(tf.constant(["a"]))  # create every variable eagerly
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.track(features)
-    archive.add_endpoint(
-        "serving_default",
-        tagger.serve,
-        input_signature=[tf.TensorSpec([None], tf.string, name="text")],
-    )
-    archive.write_out(str(path), verbose=False)
-    return path
+    return _write_text_export(path, tagger.serve, model, features)
 
 
 class Classifier(tf.Module):
@@ -263,13 +264,4 @@ def export_classifier(model, tokenizer, path, label_names, max_length=512, **opt
         )
     model(tf.ones([1, 1], tf.int32))  # create the variables eagerly
     classifier = Classifier(model, tokenizer, label_names, max_length, **options)
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.track(tokenizer)
-    archive.add_endpoint(
-        "serving_default",
-        classifier.serve,
-        input_signature=[tf.TensorSpec([None], tf.string, name="text")],
-    )
-    archive.write_out(str(path), verbose=False)
-    return path
+    return _write_text_export(path, classifier.serve, model, tokenizer)

@@ -14,6 +14,11 @@ import typing
 import yaml
 
 
+def option(default, help: str):
+    """A config dataclass field with a default and its `--help` text."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
 def _parse_bool(text: str) -> bool:
     if text.lower() in ("1", "true", "yes", "on"):
         return True
