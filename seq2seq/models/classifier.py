@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from seq2seq.layers import POOLING_MODES, SequencePooling, validation
 from seq2seq.models.encoder import RNN_LAYERS, RecurrentEncoder
+from seq2seq.models.losses import scale_for_replicas
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -154,7 +155,7 @@ class TextClassifier(keras.Model):
         loss = tf.reduce_mean(losses)
         if self.losses:
             loss = loss + tf.add_n(self.losses)
-        return loss
+        return scale_for_replicas(loss)
 
     def get_config(self):
         return {

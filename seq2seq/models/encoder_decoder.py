@@ -9,7 +9,7 @@ from seq2seq import decoding
 from seq2seq.layers import RNN, validation
 from seq2seq.models.decoder import AttentionDecoderCell, Bridge
 from seq2seq.models.encoder import RecurrentEncoder
-from seq2seq.models.losses import sequence_cross_entropy
+from seq2seq.models.losses import scale_for_replicas, sequence_cross_entropy
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -192,7 +192,7 @@ class EncoderDecoder(keras.Model):
         regularization = self.losses
         if regularization:
             loss = loss + tf.add_n(regularization)
-        return loss
+        return scale_for_replicas(loss)
 
     # -- decoding --------------------------------------------------------------
 

@@ -33,3 +33,20 @@ def sequence_cross_entropy(labels, logits, label_smoothing=0.0, pad_id=0):
         losses = (1.0 - label_smoothing) * losses + label_smoothing * uniform
     valid = tf.cast(tf.not_equal(labels, pad_id), tf.float32)
     return tf.math.divide_no_nan(tf.reduce_sum(losses * valid), tf.reduce_sum(valid))
+
+
+def scale_for_replicas(loss):
+    """`loss / num_replicas_in_sync` of the current `tf.distribute` strategy.
+
+    Gradients are *summed* over replicas, so a replica's share of a mean loss
+    is its own mean divided by the replica count; with one replica the loss is
+    unchanged. Keras applies the same scaling to compiled losses
+    (`keras.src.losses.loss.scale_loss_for_distribution`, not public), and
+    divides it back out for the logged loss, so a model that overrides
+    `compute_loss` must scale too: without it, `fit` under
+    `MirroredStrategy` on 2 replicas takes steps twice as large.
+    """
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if replicas == 1:
+        return loss
+    return loss * tf.cast(1.0 / replicas, loss.dtype)

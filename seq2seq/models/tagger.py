@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from seq2seq.layers import CRF, LSTM, Bidirectional, validation
 from seq2seq.models.encoder import RecurrentEncoder
+from seq2seq.models.losses import scale_for_replicas
 from seq2seq.text.word_features import CASINGS
 
 HEADS = ("crf", "softmax")
@@ -279,7 +280,9 @@ class SequenceTagger(keras.Model):
             loss = tf.reduce_sum(per_word * weights) / tf.maximum(
                 tf.reduce_sum(weights), 1.0
             )
-        return loss + (tf.add_n(self.losses) if self.losses else 0.0)
+        return scale_for_replicas(
+            loss + (tf.add_n(self.losses) if self.losses else 0.0)
+        )
 
     def decode(self, potentials, mask):
         """Best tag ids `[batch, time]` (0 at padding) from the potentials."""

@@ -54,6 +54,7 @@ def parse_config(config_class, argv=None, description=None):
             help=f"{field.metadata.get('help', '')} (default: {default})",
         )
     args = vars(parser.parse_args(argv))
+
     config_file = args.pop("config", None)
     values = {}
     if config_file:
@@ -66,3 +67,42 @@ def parse_config(config_class, argv=None, description=None):
         values.update(loaded)
     values.update(args)
     return config_class(**values)
+
+
+@dataclasses.dataclass
+class TrainingConfig:
+    """The options every recipe trains with; a recipe's `Config` subclasses it.
+
+    A recipe changes a default by declaring the field again (dataclass fields
+    keep their first position, so `--help` lists these first).
+    """
+
+    epochs: int = option(5, "training epochs (early stopping may end sooner)")
+    patience: int = option(3, "epochs without validation improvement before stopping")
+    clip_norm: float = option(
+        1.0, "clip the gradients' global norm to this (0: no clipping)"
+    )
+    accumulate_steps: int = option(
+        1, "batches whose gradients are pooled into one update (a k times larger batch)"
+    )
+    strategy: str = option(
+        "default", "default, mirrored (all local devices) or multi-worker (TF_CONFIG)"
+    )
+    num_cpu_devices: int = option(
+        0, "split the CPU into N logical devices, for --strategy mirrored (0: don't)"
+    )
+    mixed_precision: bool = option(
+        False, "mixed_bfloat16 on CPU, mixed_float16 with loss scaling on GPU"
+    )
+    jit_compile: bool = option(True, "compile the gradient computation with XLA")
+    checkpoint_every: int = option(
+        200, "updates between mid-epoch checkpoints (0: only at epoch ends)"
+    )
+    deterministic: bool = option(
+        False, "deterministic TensorFlow ops, for bit-reproducible runs"
+    )
+    seed: int = option(0, "seed of initialisation, dropout and shuffling")
+    output_dir: str = option("runs/train", "checkpoints, logs and results")
+    resume: bool = option(
+        False, "continue from OUTPUT_DIR/state (after a crash or kill -9)"
+    )
