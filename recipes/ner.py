@@ -27,6 +27,12 @@ features, BiLSTM, CRF with the scheme's transition constraints) -> fit
 (Adam, clipping, entity F1 with seqeval every epoch, checkpoints, early
 stopping on validation F1, TensorBoard, progress bar) -> F1 on the test
 file -> a SavedModel from sentences to IOB2 tags -> a few examples through it.
+
+Training is `seq2seq.training.Trainer`, shared by every recipe: `--strategy
+mirrored` (with `--num-cpu-devices 2` on a CPU) or `multi-worker`,
+`--mixed-precision true`, `--accumulate-steps K`, `--clip-norm`, and
+`--resume true` to continue after a crash or `kill -9` from the last state
+in OUTPUT_DIR/state (written every `--checkpoint-every` updates).
 """
 
 from __future__ import annotations
@@ -51,14 +57,16 @@ from seq2seq.models import SequenceTagger  # noqa: E402
 from seq2seq.text import CharacterVocabulary, WordFeatures, WordVocabulary  # noqa: E402
 from seq2seq.training import (  # noqa: E402
     EvaluationCallback,
+    Trainer,
+    TrainingConfig,
     option,
     parse_config,
-    standard_callbacks,
+    setup,
 )
 
 
 @dataclasses.dataclass
-class Config:
+class Config(TrainingConfig):
     train: str | None = option(None, "training CoNLL file (word first, tag last)")
     valid: str | None = option(None, "validation CoNLL file")
     test: str | None = option(None, "test CoNLL file (default: the validation file)")
@@ -98,7 +106,6 @@ class Config:
     export_dir: str | None = option(
         None, "SavedModel directory (default OUTPUT_DIR/export)"
     )
-    resume: bool = option(False, "continue an interrupted run from OUTPUT_DIR/backup")
     examples: str = option("", "sentences to tag with the export, separated by |")
 
 
@@ -177,7 +184,7 @@ def tag_all(model, batches):
 
 def main(argv=None):
     config = parse_config(Config, argv, description=__doc__)
-    keras.utils.set_random_seed(config.seed)
+    strategy = setup(config)  # devices, distribution, precision, seeds
     os.makedirs(config.output_dir, exist_ok=True)
 
     train_sentences, valid_sentences, test_sentences = load_splits(config)
@@ -225,31 +232,28 @@ def main(argv=None):
         constraints = dict(
             allowed_transitions=allowed, allowed_start=start, allowed_end=end
         )
-    model = SequenceTagger(
-        features.word_vocabulary.vocabulary_size(),
-        features.character_vocabulary.vocabulary_size(),
-        len(tag_names),
-        word_embedding_size=config.word_embedding_size,
-        character_embedding_size=config.character_embedding_size,
-        character_units=config.character_units,
-        character_encoder=config.character_encoder,
-        casing_embedding_size=config.casing_embedding_size,
-        units=config.units,
-        num_layers=config.num_layers,
-        cell_type=config.cell_type,
-        dropout=config.dropout,
-        word_dropout=config.word_dropout,
-        head=config.head,
-        seed=config.seed,
-        **constraints,
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(
-            config.learning_rate, global_clipnorm=config.clip_norm
-        ),
-        jit_compile=True,
-    )
-    model(next(iter(train))[0])  # build the weights (resuming restores into them)
+    with strategy.scope():
+        model = SequenceTagger(
+            features.word_vocabulary.vocabulary_size(),
+            features.character_vocabulary.vocabulary_size(),
+            len(tag_names),
+            word_embedding_size=config.word_embedding_size,
+            character_embedding_size=config.character_embedding_size,
+            character_units=config.character_units,
+            character_encoder=config.character_encoder,
+            casing_embedding_size=config.casing_embedding_size,
+            units=config.units,
+            num_layers=config.num_layers,
+            cell_type=config.cell_type,
+            dropout=config.dropout,
+            word_dropout=config.word_dropout,
+            head=config.head,
+            seed=config.seed,
+            **constraints,
+        )
+        model(next(iter(train))[0])  # build the weights (resuming restores them)
+        optimizer = keras.optimizers.Adam(config.learning_rate)
+    trainer = Trainer(model, optimizer, config, strategy, monitor="val_f1", mode="max")
 
     def evaluate(model, batches=valid):
         gold, predicted = tag_all(model, batches)
@@ -259,24 +263,11 @@ def main(argv=None):
         )
 
     start = time.perf_counter()
-    model.fit(
-        train,
-        validation_data=valid,
-        epochs=config.epochs,
-        verbose=1,
-        callbacks=[
-            EvaluationCallback(evaluate, prefix="val_"),
-            *standard_callbacks(
-                config.output_dir,
-                monitor="val_f1",
-                mode="max",
-                patience=config.patience,
-                resume=config.resume,
-            ),
-        ],
-    )
+    trainer.fit(train, valid, callbacks=[EvaluationCallback(evaluate)])
     train_seconds = time.perf_counter() - start
     print(train_filter.report())
+    if not trainer.chief:  # other workers of a cluster leave the rest to it
+        return None
 
     results = {"train_seconds": round(train_seconds, 1)}
     for name, batches_ in (("valid", valid), ("test", test)):

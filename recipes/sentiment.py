@@ -36,6 +36,12 @@ SentencePiece (trained unless `--spm-model`) -> bucketed `tf.data` batches
 validation set, checkpoints, early stopping on validation accuracy,
 TensorBoard, progress bar) -> accuracy and macro F1 on the test set (default:
 the validation set) -> a string-in SavedModel -> a few examples through it.
+
+Training is `seq2seq.training.Trainer`, shared by every recipe: `--strategy
+mirrored` (with `--num-cpu-devices 2` on a CPU) or `multi-worker`,
+`--mixed-precision true`, `--accumulate-steps K`, `--clip-norm`, and
+`--resume true` to continue after a crash or `kill -9` from the last state
+in OUTPUT_DIR/state (written every `--checkpoint-every` updates).
 """
 
 from __future__ import annotations
@@ -62,11 +68,17 @@ from seq2seq.text import (  # noqa: E402
     clean_text,
     train_sentencepiece,
 )
-from seq2seq.training import option, parse_config, standard_callbacks  # noqa: E402
+from seq2seq.training import (  # noqa: E402
+    Trainer,
+    TrainingConfig,
+    option,
+    parse_config,
+    setup,
+)
 
 
 @dataclasses.dataclass
-class Config:
+class Config(TrainingConfig):
     train: str | None = option(None, "training file: .tsv, .csv(.gz) or .jsonl")
     valid: str | None = option(None, "validation file (default: carved from train)")
     test: str | None = option(None, "test file (default: the validation set)")
@@ -104,14 +116,12 @@ class Config:
     epochs: int = option(3, "training epochs (early stopping may end sooner)")
     learning_rate: float = option(2e-3, "Adam learning rate")
     clip_norm: float = option(1.0, "global gradient-norm clipping")
-    jit_compile: bool = option(True, "compile the training step with XLA")
     patience: int = option(2, "epochs without better validation accuracy to stop")
     seed: int = option(0, "seed of initialisation, carving, shuffling and corpus")
     output_dir: str = option("runs/sentiment", "checkpoints, logs, tokenizer, scores")
     export_dir: str | None = option(
         None, "SavedModel directory (default OUTPUT_DIR/export)"
     )
-    resume: bool = option(False, "continue an interrupted run from OUTPUT_DIR/backup")
     examples: str = option("", "texts to classify with the export, separated by |")
 
 
@@ -233,7 +243,7 @@ def accuracy_by_length(texts, labels, predicted):
 
 def main(argv=None):
     config = parse_config(Config, argv, description=__doc__)
-    keras.utils.set_random_seed(config.seed)
+    strategy = setup(config)  # devices, distribution, precision, seeds
     os.makedirs(config.output_dir, exist_ok=True)
 
     train_split, valid_split, test_split, label_names = load_splits(config)
@@ -249,44 +259,33 @@ def main(argv=None):
     )
     valid, valid_cut, _ = batches(valid_split, tokenizer, config, "valid texts")
 
-    model = TextClassifier(
-        tokenizer.vocabulary_size(),
-        num_classes=len(label_names),
-        embedding_size=config.embedding_size,
-        units=config.units,
-        num_layers=config.num_layers,
-        cell_type=config.cell_type,
-        bidirectional=config.bidirectional,
-        pooling=config.pooling,
-        dropout=config.dropout,
+    with strategy.scope():
+        model = TextClassifier(
+            tokenizer.vocabulary_size(),
+            num_classes=len(label_names),
+            embedding_size=config.embedding_size,
+            units=config.units,
+            num_layers=config.num_layers,
+            cell_type=config.cell_type,
+            bidirectional=config.bidirectional,
+            pooling=config.pooling,
+            dropout=config.dropout,
+        )
+        model(next(iter(train))[0])  # build the weights (resuming restores them)
+        optimizer = keras.optimizers.Adam(config.learning_rate)
+    metrics = [
+        keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+        MacroF1Score(len(label_names)),
+    ]
+    trainer = Trainer(
+        model, optimizer, config, strategy, metrics, monitor="val_accuracy", mode="max"
     )
-    model.compile(
-        optimizer=keras.optimizers.Adam(
-            config.learning_rate, global_clipnorm=config.clip_norm
-        ),
-        metrics=[
-            keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-            MacroF1Score(len(label_names)),
-        ],
-        jit_compile=config.jit_compile,
-    )
-    model(next(iter(train))[0])  # build the weights (resuming restores into them)
 
     start = time.perf_counter()
-    history = model.fit(
-        train,
-        validation_data=valid,
-        epochs=config.epochs,
-        verbose=1,
-        callbacks=standard_callbacks(
-            config.output_dir,
-            monitor="val_accuracy",
-            mode="max",
-            patience=config.patience,
-            resume=config.resume,
-        ),
-    )
+    history = trainer.fit(train, valid)
     train_seconds = time.perf_counter() - start
+    if not trainer.chief:  # other workers of a cluster leave the rest to it
+        return None
     for counter in (train_cut, train_empty, valid_cut):
         print(counter.report())
 
@@ -300,9 +299,9 @@ def main(argv=None):
     scores = classification_scores(test_labels, predicted, len(label_names))
     scores["by_length"] = accuracy_by_length(test_texts, test_labels, predicted)
     scores["train_seconds"] = round(train_seconds, 1)
-    scores["epochs_run"] = len(history.history["loss"])
+    scores["epochs_run"] = len(history["loss"])
     scores["history"] = {
-        k: [round(float(v), 4) for v in vs] for k, vs in history.history.items()
+        k: [round(float(v), 4) for v in vs] for k, vs in history.items()
     }
     with open(os.path.join(config.output_dir, "scores.json"), "w") as file:
         json.dump(scores, file, indent=2)

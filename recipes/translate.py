@@ -24,6 +24,12 @@ Steps: data -> SentencePiece (trained unless `--spm-model`) -> bucketed
 square-root decay, global-norm clipping, checkpoints, early stopping,
 TensorBoard, progress bar) -> BLEU and chrF on the test set (sacrebleu) ->
 a string-in, string-out SavedModel -> a few example translations through it.
+
+Training is `seq2seq.training.Trainer`, shared by every recipe: `--strategy
+mirrored` (with `--num-cpu-devices 2` on a CPU) or `multi-worker`,
+`--mixed-precision true`, `--accumulate-steps K`, `--clip-norm`, and
+`--resume true` to continue after a crash or `kill -9` from the last state
+in OUTPUT_DIR/state (written every `--checkpoint-every` updates).
 """
 
 from __future__ import annotations
@@ -45,11 +51,17 @@ from seq2seq import data, serving  # noqa: E402
 from seq2seq.evaluation import translation_scores  # noqa: E402
 from seq2seq.models import EncoderDecoder  # noqa: E402
 from seq2seq.text import SentencePieceTokenizer, train_sentencepiece  # noqa: E402
-from seq2seq.training import option, parse_config, standard_callbacks  # noqa: E402
+from seq2seq.training import (  # noqa: E402
+    Trainer,
+    TrainingConfig,
+    option,
+    parse_config,
+    setup,
+)
 
 
 @dataclasses.dataclass
-class Config:
+class Config(TrainingConfig):
     train_src: str | None = option(None, "training source file (one sentence a line)")
     train_tgt: str | None = option(None, "training target file, line-aligned")
     valid_src: str | None = option(None, "validation source file")
@@ -102,7 +114,6 @@ class Config:
     export_dir: str | None = option(
         None, "SavedModel directory (default OUTPUT_DIR/export)"
     )
-    resume: bool = option(False, "continue an interrupted run from OUTPUT_DIR/backup")
     examples: str = option("", "sentences to translate with the export, separated by |")
 
 
@@ -202,7 +213,7 @@ def translate_all(model, tokenizer, pairs, config, batch_size=128):
 
 def main(argv=None):
     config = parse_config(Config, argv, description=__doc__)
-    keras.utils.set_random_seed(config.seed)
+    strategy = setup(config)  # devices, distribution, precision, seeds
     os.makedirs(config.output_dir, exist_ok=True)
 
     train_pairs, valid_pairs, test_pairs = load_splits(config)
@@ -222,40 +233,34 @@ def main(argv=None):
         valid_pairs, tokenizer, boundaries, config.tokens_per_batch, name="valid pairs"
     )
 
-    model = EncoderDecoder(
-        tokenizer.vocabulary_size(),
-        tokenizer.vocabulary_size(),
-        embedding_size=config.embedding_size,
-        units=config.units,
-        encoder_layers=config.encoder_layers,
-        decoder_layers=config.decoder_layers,
-        cell_type=config.cell_type,
-        attention=config.attention,
-        dropout=config.dropout,
-        share_embeddings=True,
-        tie_embeddings=config.embedding_size == config.units,
-        label_smoothing=config.label_smoothing,
-    )
-    optimizer = keras.optimizers.Adam(
-        WarmupInverseSqrt(config.learning_rate, config.warmup_steps),
-        global_clipnorm=config.clip_norm,
-    )
-    model.compile(optimizer=optimizer, jit_compile=True)
-    model(next(iter(train))[0])  # build the weights (resuming restores into them)
+    with strategy.scope():
+        model = EncoderDecoder(
+            tokenizer.vocabulary_size(),
+            tokenizer.vocabulary_size(),
+            embedding_size=config.embedding_size,
+            units=config.units,
+            encoder_layers=config.encoder_layers,
+            decoder_layers=config.decoder_layers,
+            cell_type=config.cell_type,
+            attention=config.attention,
+            dropout=config.dropout,
+            share_embeddings=True,
+            tie_embeddings=config.embedding_size == config.units,
+            label_smoothing=config.label_smoothing,
+        )
+        model(next(iter(train))[0])  # build the weights (resuming restores them)
+        optimizer = keras.optimizers.Adam(
+            WarmupInverseSqrt(config.learning_rate, config.warmup_steps)
+        )
+    trainer = Trainer(model, optimizer, config, strategy)
 
     start = time.perf_counter()
-    model.fit(
-        train,
-        validation_data=valid,
-        epochs=config.epochs,
-        verbose=1,
-        callbacks=standard_callbacks(
-            config.output_dir, patience=config.patience, resume=config.resume
-        ),
-    )
+    trainer.fit(train, valid)
     train_seconds = time.perf_counter() - start
     print(train_filter.report())
     print(valid_filter.report())
+    if not trainer.chief:  # other workers of a cluster leave the rest to it
+        return None
 
     hypotheses, references = translate_all(model, tokenizer, test_pairs, config)
     scores = translation_scores(hypotheses, references)

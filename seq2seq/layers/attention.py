@@ -92,7 +92,8 @@ class BahdanauAttention(Attention):
         self.score_vector = self.add_weight(shape=(self.units,), name="score_vector")
 
     def process_keys(self, memory):
-        return tf.einsum("bsd,du->bsu", memory, self.key_kernel)
+        # Cast: called outside `__call__` (decoding), Keras does not autocast.
+        return tf.einsum("bsd,du->bsu", memory, tf.cast(self.key_kernel, memory.dtype))
 
     def score(self, query, keys):
         projected = tf.einsum("btd,du->btu", query, self.query_kernel)
@@ -140,7 +141,7 @@ class LuongAttention(Attention):
 
     def process_keys(self, memory):
         if self.score_mode == "general":
-            return tf.einsum("bsd,dq->bsq", memory, self.kernel)
+            return tf.einsum("bsd,dq->bsq", memory, tf.cast(self.kernel, memory.dtype))
         return memory
 
     def score(self, query, keys):

@@ -71,6 +71,19 @@ def _rows(batch):
     return tf.shape(tf.nest.flatten(x)[0])[0]
 
 
+class _EpochLogs(keras.callbacks.Callback):
+    """Keeps the epoch logs as the callbacks left them.
+
+    `CallbackList` hands its callbacks a copy of the logs, so entries that a
+    callback adds (e.g. `EvaluationCallback`'s `val_f1`) are seen here only.
+    """
+
+    logs: dict = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.logs = dict(logs or {})
+
+
 class Trainer:
     """Trains `model` with `optimizer` as `config` (a `TrainingConfig`) says.
 
@@ -380,7 +393,8 @@ class Trainer:
         monitor, mode = (
             (self.monitor, self.mode) if validation is not None else ("loss", "min")
         )
-        extra = list(callbacks)
+        epoch_logs = _EpochLogs()
+        extra = [*callbacks, epoch_logs]
         if self.chief:
             extra.append(
                 keras.callbacks.TensorBoard(os.path.join(config.output_dir, "logs"))
@@ -431,6 +445,7 @@ class Trainer:
                 scores = self.evaluate(validation)
                 logs.update({f"val_{k}": v for k, v in scores.items()})
             callback_list.on_epoch_end(epoch, logs)
+            logs = {**logs, **epoch_logs.logs}
             for name, value in logs.items():
                 if isinstance(value, (int, float, np.floating)):
                     progress["history"].setdefault(name, []).append(float(value))
