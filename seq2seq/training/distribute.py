@@ -102,7 +102,9 @@ def setup(config) -> tf.distribute.Strategy:
     """Devices, strategy, precision policy and seeds from a `TrainingConfig`.
 
     Call it before building datasets or models; build the model and its
-    optimizer inside `strategy.scope()`.
+    optimizer inside `strategy.scope()`. In a cluster, a worker that is not
+    the chief gets `config.output_dir` changed to `OUTPUT_DIR/worker_N`, so
+    that workers never write the same file.
     """
     if config.num_cpu_devices:
         split_cpu(config.num_cpu_devices)
@@ -111,6 +113,11 @@ def setup(config) -> tf.distribute.Strategy:
             f"accumulate_steps must be >= 1, received {config.accumulate_steps}"
         )
     strategy = make_strategy(config.strategy)
+    if not is_chief(strategy):
+        # TensorFlow's advice: workers other than the chief write apart (the
+        # Trainer still reads the chief's state and checkpoints).
+        task = strategy.cluster_resolver.task_id
+        config.output_dir = os.path.join(config.output_dir, f"worker_{task}")
     keras.mixed_precision.set_dtype_policy(precision_policy(config.mixed_precision))
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:

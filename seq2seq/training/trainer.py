@@ -134,8 +134,11 @@ class Trainer:
         self.monitor, self.mode, self.verbose = monitor, mode, verbose
         self.replicas = strategy.num_replicas_in_sync
         self.chief = is_chief(strategy)
-        self.state_dir = os.path.join(config.output_dir, "state")
-        self.checkpoint_dir = os.path.join(config.output_dir, "checkpoints")
+        # The chief's folder: a non-chief worker writes under
+        # OUTPUT_DIR/worker_N (see `setup`) but resumes from the chief's state.
+        shared = config.output_dir if self.chief else os.path.dirname(config.output_dir)
+        self.state_dir = os.path.join(shared, "state")
+        self.checkpoint_dir = os.path.join(shared, "checkpoints")
         with strategy.scope():
             # compile only for the loss (if compiled) and the loss-scale
             # wrapping under mixed_float16; this class runs the steps.
