@@ -268,6 +268,7 @@ def main(argv=None):
     print(train_filter.report())
     if not trainer.chief:  # other workers of a cluster leave the rest to it
         return None
+    model = trainer.local_model()  # evaluation and export outside the strategy
 
     results = {"train_seconds": round(train_seconds, 1)}
     for name, batches_ in (("valid", valid), ("test", test)):

@@ -286,6 +286,7 @@ def main(argv=None):
     train_seconds = time.perf_counter() - start
     if not trainer.chief:  # other workers of a cluster leave the rest to it
         return None
+    model = trainer.local_model()  # evaluation and export outside the strategy
     for counter in (train_cut, train_empty, valid_cut):
         print(counter.report())
 

@@ -261,6 +261,7 @@ def main(argv=None):
     print(valid_filter.report())
     if not trainer.chief:  # other workers of a cluster leave the rest to it
         return None
+    model = trainer.local_model()  # evaluation and export outside the strategy
 
     hypotheses, references = translate_all(model, tokenizer, test_pairs, config)
     scores = translation_scores(hypotheses, references)

@@ -331,6 +331,25 @@ class Trainer:
         )
         return progress
 
+    def local_model(self):
+        """The trained model, for evaluation and export in this process.
+
+        Under one device it is the model itself. Under a multi-device or
+        multi-worker strategy, `predict` and `evaluate` would distribute
+        again (and wait for workers that may have finished); this returns a
+        twin built from the model's config outside the strategy, holding
+        the same weights.
+        """
+        multi_worker = isinstance(
+            self.strategy, tf.distribute.MultiWorkerMirroredStrategy
+        )
+        if self.replicas == 1 and not multi_worker:
+            return self.model
+        twin = type(self.model).from_config(self.model.get_config())
+        twin(self._example_inputs)
+        twin.set_weights(self.model.get_weights())
+        return twin
+
     # -- the loop ----------------------------------------------------------
 
     def _stream(self, train, position):
@@ -363,6 +382,9 @@ class Trainer:
         """
         config = self.config
         steps_per_epoch = count_batches(train)
+        self._example_inputs = keras.utils.unpack_x_y_sample_weight(next(iter(train)))[
+            0
+        ]
         if steps_per_epoch == 0:
             raise ValueError("the training dataset has no batches")
         accumulate = config.accumulate_steps

@@ -54,6 +54,9 @@ def assert_same_run(a, b, rtol):
     for name in a["history"]:
         np.testing.assert_allclose(a["history"][name], b["history"][name], rtol=rtol)
     np.testing.assert_allclose(a["weights"], b["weights"], rtol=rtol)
+    assert a["accuracy"] == pytest.approx(b["accuracy"], abs=1.5 / 96)
+    best = int(np.argmin(a["history"]["val_loss"]))  # its weights are restored
+    assert a["accuracy"] == pytest.approx(a["history"]["val_accuracy"][best])
 
 
 @pytest.fixture(scope="module")
