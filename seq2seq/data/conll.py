@@ -33,7 +33,7 @@ def _check_scheme(scheme):
         raise ValueError(f"scheme must be one of {list(SCHEMES)}. Received: {scheme!r}")
 
 
-def _split_tag(tag, scheme):
+def split_tag(tag, scheme):
     """`("B", "PER")` for `B-PER`, `("O", None)` for `O`; raises if malformed."""
     if tag == "O":
         return "O", None
@@ -64,7 +64,7 @@ def tags_to_spans(tags, scheme):
 
     for position, tag in enumerate(tags):
         try:
-            prefix, kind = _split_tag(tag, scheme)
+            prefix, kind = split_tag(tag, scheme)
         except ValueError as error:
             raise TagError(position, str(error)) from None
         continues = open_kind == kind and prefix in ("I", "E")
@@ -267,6 +267,6 @@ def scheme_tags(sentences: list[Sentence], scheme) -> list[str]:
     """
     _check_scheme(scheme)
     kinds = sorted(
-        {_split_tag(tag, scheme)[1] for s in sentences for tag in s.tags} - {None}
+        {split_tag(tag, scheme)[1] for s in sentences for tag in s.tags} - {None}
     )
     return ["O"] + [f"{p}-{kind}" for kind in kinds for p in _PREFIXES[scheme]]

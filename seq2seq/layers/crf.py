@@ -11,26 +11,13 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from seq2seq.data.conll import SCHEMES, split_tag
 from seq2seq.layers import validation
 
 # Added to the score of a forbidden transition. Large enough that no allowed
 # path ever loses to a forbidden one, small enough to stay finite (and keep
 # gradients finite) in float32 log-space sums.
 FORBIDDEN = -1e4
-
-_PREFIXES = {"iob1": "BI", "iob2": "BI", "iobes": "BIES"}
-
-
-def _split(tag, scheme):
-    if tag == "O":
-        return "O", None
-    prefix, dash, kind = tag.partition("-")
-    if not dash or not kind or prefix not in _PREFIXES[scheme]:
-        raise ValueError(
-            f"tag {tag!r} fits no {scheme.upper()} tag (O or "
-            f"{'/'.join(_PREFIXES[scheme])}-TYPE)"
-        )
-    return prefix, kind
 
 
 def transition_constraints(tag_names, scheme):
@@ -56,8 +43,8 @@ def transition_constraints(tag_names, scheme):
     >>> allowed[0][2], start[2]
     (False, False)
     """
-    validation.one_of("scheme", scheme, tuple(_PREFIXES))
-    parts = [_split(tag, scheme) for tag in tag_names]
+    validation.one_of("scheme", scheme, SCHEMES)
+    parts = [split_tag(tag, scheme) for tag in tag_names]
 
     def may_follow(previous, current):
         (p, pk), (c, ck) = previous, current

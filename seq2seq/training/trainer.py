@@ -78,7 +78,9 @@ class _EpochLogs(keras.callbacks.Callback):
     callback adds (e.g. `EvaluationCallback`'s `val_f1`) are seen here only.
     """
 
-    logs: dict = {}
+    def __init__(self):
+        super().__init__()
+        self.logs = {}
 
     def on_epoch_end(self, epoch, logs=None):
         self.logs = dict(logs or {})
@@ -346,7 +348,9 @@ class Trainer:
         if self.replicas == 1 and not multi_worker:
             return self.model
         twin = type(self.model).from_config(self.model.get_config())
-        twin(self._example_inputs)
+        # One batch builds it; read only here, so training's start-up (and
+        # its shuffle order) pays nothing for it.
+        twin(keras.utils.unpack_x_y_sample_weight(next(iter(self._train)))[0])
         twin.set_weights(self.model.get_weights())
         return twin
 
@@ -382,9 +386,7 @@ class Trainer:
         """
         config = self.config
         steps_per_epoch = count_batches(train)
-        self._example_inputs = keras.utils.unpack_x_y_sample_weight(next(iter(train)))[
-            0
-        ]
+        self._train = train
         if steps_per_epoch == 0:
             raise ValueError("the training dataset has no batches")
         accumulate = config.accumulate_steps

@@ -33,13 +33,16 @@ ROOT = SCRIPT.parents[2]
 QUICK = ["--epochs", "2", "--examples", "320", "--deterministic", "true"]
 
 
-def run_tiny(output, *flags, env=None, check=True):
+def tiny_command(output, *flags):
+    return [sys.executable, str(SCRIPT), "--output-dir", str(output), *QUICK, *flags]
+
+
+def run_tiny(output, *flags, check=True):
     """Run tiny_run.py to the end; its result.json and the process."""
     process = subprocess.run(
-        [sys.executable, str(SCRIPT), "--output-dir", str(output), *QUICK, *flags],
+        tiny_command(output, *flags),
         capture_output=True,
         text=True,
-        env={**os.environ, **(env or {})},
         cwd=ROOT,
         timeout=600,
     )
@@ -102,17 +105,9 @@ def test_two_process_multi_worker_on_loopback_equals_one_device(one_device, tmp_
             }
             processes.append(
                 subprocess.Popen(
-                    [
-                        sys.executable,
-                        str(SCRIPT),
-                        "--output-dir",
-                        str(tmp_path),
-                        *QUICK,
-                        "--dropout",
-                        "0",
-                        "--strategy",
-                        "multi-worker",
-                    ],
+                    tiny_command(
+                        tmp_path, "--dropout", "0", "--strategy", "multi-worker"
+                    ),
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     text=True,
@@ -141,7 +136,7 @@ def test_sigkill_mid_epoch_then_resume_ends_as_an_uninterrupted_run(tmp_path):
 
     output = tmp_path / "killed"
     process = subprocess.Popen(
-        [sys.executable, str(SCRIPT), "--output-dir", str(output), *QUICK, *flags],
+        tiny_command(output, *flags),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
