@@ -79,6 +79,16 @@ def _gate_projections(x_tm, kernel, bias, gates):
     return [_unstack(p, shape[0]) for p in tf.split(projection, gates, axis=-1)]
 
 
+def _sum_over_steps(d):
+    """The bias gradient: `d [time, batch, width]` summed over time and batch.
+
+    Summing time first (whole-vector adds) and then the batch is several
+    times faster under XLA on the CPU than one reduction over the leading
+    axis of the flattened `[time * batch, width]` matrix.
+    """
+    return tf.reduce_sum(tf.reduce_sum(d, axis=0), axis=0)
+
+
 def _zeros_for_none(gradients, like):
     """Unused outputs may arrive with no gradient: treat it as zero."""
     return [
@@ -219,7 +229,7 @@ def lstm_sequence(
             d_Z = d_z_ta.stack()
             H_in = _recurrent_inputs(h0, H, drop)
             d_kernel, d_recurrent, d_x = _weight_gradients(x_tm, H_in, kernel, d_Z)
-            d_bias = tf.reduce_sum(_flat(d_Z), axis=0)
+            d_bias = _sum_over_steps(d_Z)
             return d_x, d_h0, d_c0, d_kernel, d_recurrent, d_bias
 
         return (H, h_T, c_T), gradient
@@ -312,13 +322,27 @@ def gru_sequence(
                 reverse=True,
             )
             d_X = d_x_ta.stack()
-            d_X_z, d_X_r, d_X_n = tf.split(d_X, 3, axis=-1)
-            d_R = tf.concat([d_X_z, d_X_r, d_X_n * R], axis=-1)
+            # The recurrent pre-activations' gradient equals the input ones'
+            # for z and r; the candidate's is `d_X_n * r`.
+            units = tf.shape(h0)[-1]
+            d_X_zr, d_R_n = d_X[..., : 2 * units], d_X[..., 2 * units :] * R
             H_in = _recurrent_inputs(h0, H, drop)
-            d_kernel, d_recurrent, d_x = _weight_gradients(x_tm, H_in, kernel, d_X, d_R)
-            d_input_bias = tf.reduce_sum(_flat(d_X), axis=0)
-            d_bias = tf.stack([d_input_bias, tf.reduce_sum(_flat(d_R), axis=0)])
-            return d_x, d_h0, d_kernel, d_recurrent, d_bias
+            d_kernel, d_recurrent_zr, d_x = _weight_gradients(
+                x_tm, H_in, kernel, d_X, d_X_zr
+            )
+            d_recurrent_n = tf.matmul(_flat(H_in), _flat(d_R_n), transpose_a=True)
+            d_recurrent = tf.concat([d_recurrent_zr, d_recurrent_n], axis=-1)
+            d_input_bias = _sum_over_steps(d_X)
+            d_recurrent_bias = tf.concat(
+                [d_input_bias[: 2 * units], _sum_over_steps(d_R_n)], axis=0
+            )
+            return (
+                d_x,
+                d_h0,
+                d_kernel,
+                d_recurrent,
+                tf.stack([d_input_bias, d_recurrent_bias]),
+            )
 
         return (H, h_T), gradient
 
