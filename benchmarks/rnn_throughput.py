@@ -120,7 +120,7 @@ def torch_step(shape: Shape, train: bool):
             module.zero_grad()
             loss = run()
             loss.backward()
-            return float(loss)
+            return float(loss.detach())
         with torch.no_grad():
             return float(run())
 
