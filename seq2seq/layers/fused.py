@@ -143,8 +143,50 @@ def _weight_gradients(x_tm, H_in, kernel, d_projection, d_recurrent=None):
     return d_kernel, d_recurrent_kernel, d_x
 
 
+def _lstm_forward(x_tm, h0, c0, mask_tm, kernel, recurrent_kernel, bias, drop, keep):
+    """The LSTM's forward loop over time-major inputs.
+
+    Returns `h_T`, `c_T` and a list of stacked `[time, batch, units]` arrays:
+    the outputs, and with `keep` also what the backward pass reads (the
+    cells, their tanh, and the gates i, f, g, o).
+    """
+    time_steps = tf.shape(x_tm)[0]
+    projections = _gate_projections(x_tm, kernel, bias, 4)
+    gate_kernels = tf.split(recurrent_kernel, 4, axis=-1)
+
+    def forward(t, carry):
+        h, c, *saved = carry
+        h_in = h if drop is None else h * drop
+        z_i, z_f, z_c, z_o = (
+            p.read(t) + tf.matmul(h_in, k)
+            for p, k in zip(projections, gate_kernels, strict=True)
+        )
+        i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.tanh(z_c), tf.sigmoid(z_o)
+        c_new = f * c + i * g
+        tanh_c = tf.tanh(c_new)
+        h_new = o * tanh_c
+        if mask_tm is not None:
+            valid = mask_tm[t]
+            h_new, c_new = tf.where(valid, h_new, h), tf.where(valid, c_new, c)
+        values = (h_new, c_new, tanh_c, i, f, g, o) if keep else (h_new,)
+        saved = (a.write(t, v) for a, v in zip(saved, values, strict=True))
+        return (h_new, c_new, *saved)
+
+    arrays = _arrays(x_tm.dtype, time_steps, 7 if keep else 1)
+    h_T, c_T, *saved = _loop(time_steps, forward, (h0, c0, *arrays))
+    return h_T, c_T, [a.stack() for a in saved]
+
+
 def lstm_sequence(
-    inputs, h0, c0, mask, kernel, recurrent_kernel, bias, recurrent_dropout_mask=None
+    inputs,
+    h0,
+    c0,
+    mask,
+    kernel,
+    recurrent_kernel,
+    bias,
+    recurrent_dropout_mask=None,
+    differentiable=True,
 ):
     """Runs an LSTM over `inputs` with a hand-written backward pass.
 
@@ -155,6 +197,9 @@ def lstm_sequence(
         kernel, recurrent_kernel, bias: Keras layout; `bias` `[4 * units]`.
         recurrent_dropout_mask: Optional `[batch, units]` scaled keep-mask
             applied to `h(t-1)` before the recurrent matmul.
+        differentiable: False for inference: the forward loop alone, keeping
+            nothing for a backward pass (gradients, if asked for anyway, come
+            from autodiff through the loop).
 
     Returns:
         `(outputs [batch, time, units], h_T, c_T)`; at masked steps the output
@@ -163,43 +208,26 @@ def lstm_sequence(
     x_tm = _time_major(inputs)
     mask_tm = None if mask is None else _time_major(tf.cast(mask, tf.bool)[..., None])
     drop = recurrent_dropout_mask
+    if not differentiable:
+        h_T, c_T, (H,) = _lstm_forward(
+            x_tm, h0, c0, mask_tm, kernel, recurrent_kernel, bias, drop, keep=False
+        )
+        return _time_major(H), h_T, c_T
 
     @tf.custom_gradient
     def run(x_tm, h0, c0, kernel, recurrent_kernel, bias):
         time_steps = tf.shape(x_tm)[0]
         dtype = x_tm.dtype
-        projections = _gate_projections(x_tm, kernel, bias, 4)
-        gate_kernels = tf.split(recurrent_kernel, 4, axis=-1)
-
-        def forward(t, carry):
-            h, c, *saved = carry
-            h_in = h if drop is None else h * drop
-            z_i, z_f, z_c, z_o = (
-                p.read(t) + tf.matmul(h_in, k)
-                for p, k in zip(projections, gate_kernels, strict=True)
-            )
-            i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.tanh(z_c), tf.sigmoid(z_o)
-            c_new = f * c + i * g
-            tanh_c = tf.tanh(c_new)
-            h_new = o * tanh_c
-            if mask_tm is not None:
-                valid = mask_tm[t]
-                h_new, c_new = tf.where(valid, h_new, h), tf.where(valid, c_new, c)
-            values = (h_new, c_new, tanh_c, i, f, g, o)
-            saved = (a.write(t, v) for a, v in zip(saved, values, strict=True))
-            return (h_new, c_new, *saved)
-
-        h_T, c_T, *saved = _loop(
-            time_steps, forward, (h0, c0, *_arrays(dtype, time_steps, 7))
+        h_T, c_T, (H, C, *activations) = _lstm_forward(
+            x_tm, h0, c0, mask_tm, kernel, recurrent_kernel, bias, drop, keep=True
         )
-        H, C, *activations = (a.stack() for a in saved)
 
         def gradient(d_H, d_h_T, d_c_T):
             d_H, d_h_T, d_c_T = _zeros_for_none((d_H, d_h_T, d_c_T), (H, h0, c0))
             d_outputs = _unstack(d_H, time_steps)
             tanh_cells, *gates = (_unstack(a, time_steps) for a in activations)
             previous_cells = _unstack(_previous_states(c0, C), time_steps)
-            transposed_kernels = [tf.transpose(k) for k in gate_kernels]
+            transposed_kernels = tf.split(tf.transpose(recurrent_kernel), 4, axis=0)
 
             def backward(t, carry):
                 d_h_next, d_c_next, d_z_ta = carry
@@ -243,8 +271,49 @@ def lstm_sequence(
     return _time_major(H), h_T, c_T
 
 
+def _gru_forward(x_tm, h0, mask_tm, kernel, recurrent_kernel, bias, drop, keep):
+    """The GRU's forward loop over time-major inputs.
+
+    Returns `h_T` and a list of stacked `[time, batch, units]` arrays: the
+    outputs, and with `keep` also what the backward pass reads (z, r, the
+    candidate n and the candidate's recurrent part `h W_hn + b_hn`).
+    """
+    time_steps = tf.shape(x_tm)[0]
+    # The update and reset gates add both biases to their projections; the
+    # candidate's recurrent bias sits inside `r * (h W_hn + b_hn)`.
+    b_z, b_r, b_n = tf.split(bias[1], 3)
+    input_bias = bias[0] + tf.concat([b_z, b_r, tf.zeros_like(b_n)], axis=0)
+    projections = _gate_projections(x_tm, kernel, input_bias, 3)
+    gate_kernels = tf.split(recurrent_kernel, 3, axis=-1)
+
+    def forward(t, carry):
+        h, *saved = carry
+        h_in = h if drop is None else h * drop
+        x_z, x_r, x_n = (p.read(t) for p in projections)
+        h_z, h_r, h_n = (tf.matmul(h_in, k) for k in gate_kernels)
+        h_n = h_n + b_n
+        z, r = tf.sigmoid(x_z + h_z), tf.sigmoid(x_r + h_r)
+        n = tf.tanh(x_n + r * h_n)
+        h_new = z * h + (1.0 - z) * n
+        if mask_tm is not None:
+            h_new = tf.where(mask_tm[t], h_new, h)
+        values = (h_new, z, r, n, h_n) if keep else (h_new,)
+        return (h_new, *(a.write(t, v) for a, v in zip(saved, values, strict=True)))
+
+    arrays = _arrays(x_tm.dtype, time_steps, 5 if keep else 1)
+    h_T, *saved = _loop(time_steps, forward, (h0, *arrays))
+    return h_T, [a.stack() for a in saved]
+
+
 def gru_sequence(
-    inputs, h0, mask, kernel, recurrent_kernel, bias, recurrent_dropout_mask=None
+    inputs,
+    h0,
+    mask,
+    kernel,
+    recurrent_kernel,
+    bias,
+    recurrent_dropout_mask=None,
+    differentiable=True,
 ):
     """Runs a GRU (`reset_after=True`) over `inputs`, backward pass by hand.
 
@@ -256,6 +325,7 @@ def gru_sequence(
         bias: `[2, 3 * units]`: the input bias, then the recurrent bias.
         recurrent_dropout_mask: Optional `[batch, units]` scaled keep-mask
             applied to `h(t-1)` before the recurrent matmul.
+        differentiable: As in `lstm_sequence`.
 
     Returns:
         `(outputs [batch, time, units], h_T)`.
@@ -263,41 +333,26 @@ def gru_sequence(
     x_tm = _time_major(inputs)
     mask_tm = None if mask is None else _time_major(tf.cast(mask, tf.bool)[..., None])
     drop = recurrent_dropout_mask
+    if not differentiable:
+        h_T, (H,) = _gru_forward(
+            x_tm, h0, mask_tm, kernel, recurrent_kernel, bias, drop, keep=False
+        )
+        return _time_major(H), h_T
 
     @tf.custom_gradient
     def run(x_tm, h0, kernel, recurrent_kernel, bias):
         time_steps = tf.shape(x_tm)[0]
         dtype = x_tm.dtype
-        # The update and reset gates add both biases to their projections;
-        # the candidate's recurrent bias sits inside `r * (h W_hn + b_hn)`.
-        b_z, b_r, b_n = tf.split(bias[1], 3)
-        input_bias = bias[0] + tf.concat([b_z, b_r, tf.zeros_like(b_n)], axis=0)
-        projections = _gate_projections(x_tm, kernel, input_bias, 3)
-        gate_kernels = tf.split(recurrent_kernel, 3, axis=-1)
-
-        def forward(t, carry):
-            h, *saved = carry
-            h_in = h if drop is None else h * drop
-            x_z, x_r, x_n = (p.read(t) for p in projections)
-            h_z, h_r, h_n = (tf.matmul(h_in, k) for k in gate_kernels)
-            h_n = h_n + b_n
-            z, r = tf.sigmoid(x_z + h_z), tf.sigmoid(x_r + h_r)
-            n = tf.tanh(x_n + r * h_n)
-            h_new = z * h + (1.0 - z) * n
-            if mask_tm is not None:
-                h_new = tf.where(mask_tm[t], h_new, h)
-            values = (h_new, z, r, n, h_n)
-            return (h_new, *(a.write(t, v) for a, v in zip(saved, values, strict=True)))
-
-        h_T, *saved = _loop(time_steps, forward, (h0, *_arrays(dtype, time_steps, 5)))
-        H, Z, R, N, H_n = (a.stack() for a in saved)
+        h_T, (H, Z, R, N, H_n) = _gru_forward(
+            x_tm, h0, mask_tm, kernel, recurrent_kernel, bias, drop, keep=True
+        )
 
         def gradient(d_H, d_h_T):
             d_H, d_h_T = _zeros_for_none((d_H, d_h_T), (H, h0))
             d_outputs = _unstack(d_H, time_steps)
             z_ta, r_ta, n_ta, h_n_ta = (_unstack(a, time_steps) for a in (Z, R, N, H_n))
             previous = _unstack(_previous_states(h0, H), time_steps)
-            transposed_kernels = [tf.transpose(k) for k in gate_kernels]
+            transposed_kernels = tf.split(tf.transpose(recurrent_kernel), 3, axis=0)
 
             def backward(t, carry):
                 d_h_next, d_x_ta = carry

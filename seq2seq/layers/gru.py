@@ -100,7 +100,7 @@ class GRU(CellRNN):
     """A GRU layer: `RNN(GRUCell(...))`.
 
     Takes the arguments of `GRUCell` and of `RNN`. Masks: see `RNN`.
-    Training steps run `fused.gru_sequence` unless `fused=False`,
+    It runs `fused.gru_sequence` (as `LSTM` does) unless `fused=False`,
     `reset_after=False` or the cell has non-default activations.
 
     >>> layer = GRU(8, return_sequences=True, reset_after=False)
@@ -113,7 +113,14 @@ class GRU(CellRNN):
     def can_fuse(self) -> bool:
         return self.cell.reset_after and self._has_standard_cell(GRUCell)
 
-    def fused_sequence(self, sequences, initial_states, mask, recurrent_dropout_mask):
+    def fused_sequence(
+        self,
+        sequences,
+        initial_states,
+        mask,
+        recurrent_dropout_mask,
+        differentiable=True,
+    ):
         kernel, recurrent_kernel, bias = self._cell_weights(sequences.dtype)
         outputs, h = fused.gru_sequence(
             sequences,
@@ -123,5 +130,6 @@ class GRU(CellRNN):
             recurrent_kernel,
             bias,
             recurrent_dropout_mask,
+            differentiable=differentiable,
         )
         return outputs, [h]

@@ -102,10 +102,11 @@ class LSTM(CellRNN):
     """An LSTM layer: `RNN(LSTMCell(...))`.
 
     Takes the arguments of `LSTMCell` and of `RNN`. Masks: see `RNN`. With
-    `return_state=True` it returns `output, h, c`. Training steps run
-    `fused.lstm_sequence` (backpropagation through time written out, weight
-    gradients as one matmul over all steps) unless `fused=False` or the cell
-    has non-default activations.
+    `return_state=True` it returns `output, h, c`. It runs
+    `fused.lstm_sequence` (the input projection as one matmul over all steps;
+    in training, backpropagation through time written out, weight gradients
+    as one matmul over all steps) unless `fused=False` or the cell has
+    non-default activations.
 
     >>> layer = LSTM(8, return_state=True)
     >>> output, h, c = layer(np.zeros((2, 5, 3)))
@@ -118,7 +119,14 @@ class LSTM(CellRNN):
     def can_fuse(self) -> bool:
         return self._has_standard_cell(LSTMCell)
 
-    def fused_sequence(self, sequences, initial_states, mask, recurrent_dropout_mask):
+    def fused_sequence(
+        self,
+        sequences,
+        initial_states,
+        mask,
+        recurrent_dropout_mask,
+        differentiable=True,
+    ):
         kernel, recurrent_kernel, bias = self._cell_weights(sequences.dtype)
         outputs, h, c = fused.lstm_sequence(
             sequences,
@@ -128,5 +136,6 @@ class LSTM(CellRNN):
             recurrent_kernel,
             bias,
             recurrent_dropout_mask,
+            differentiable=differentiable,
         )
         return outputs, [h, c]

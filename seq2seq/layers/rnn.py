@@ -410,14 +410,14 @@ class CellRNN(RNN):
     Keras's layers' are. Masks: as `RNN`.
 
     A subclass with a whole-sequence implementation (`LSTM`, `GRU`) overrides
-    `can_fuse()` and `fused_sequence()`; training steps then run it instead of
-    the generic loop, which inference keeps (it is as fast there, and the
-    fused forward pass pays for storing what its backward pass needs).
+    `can_fuse()` and `fused_sequence()`; it then runs instead of the generic
+    loop, in training with its hand-written backward pass and in inference as
+    a forward loop that keeps nothing for one.
 
     Args:
         units: The cell's `units`.
-        fused: Use the fused implementation in training when the cell allows
-            it (see `can_fuse`). False forces the generic loop, the reference.
+        fused: Use the fused implementation when the cell allows it (see
+            `can_fuse`). False forces the generic loop, the reference.
         **kwargs: The cell's arguments and `RNN`'s.
     """
 
@@ -445,18 +445,32 @@ class CellRNN(RNN):
         """Whether `fused_sequence` computes exactly what the cell would."""
         return False
 
-    def fused_sequence(self, sequences, initial_states, mask, recurrent_dropout_mask):
-        """Runs the whole sequence: `(outputs [batch, time, units], states)`."""
+    def fused_sequence(
+        self,
+        sequences,
+        initial_states,
+        mask,
+        recurrent_dropout_mask,
+        differentiable=True,
+    ):
+        """Runs the whole sequence: `(outputs [batch, time, units], states)`.
+
+        `differentiable=False` (inference) needs only the forward pass.
+        """
         raise NotImplementedError
 
     def inner_loop(self, sequences, initial_states, mask, training=False):
-        if not (training and self.fused and self.can_fuse()):
+        if not (self.fused and self.can_fuse()):
             return super().inner_loop(sequences, initial_states, mask, training)
         cell = self.cell
         if cell.input_dropout_mask is not None:
             sequences = sequences * cell.input_dropout_mask[:, tf.newaxis, :]
         outputs, states = self.fused_sequence(
-            sequences, list(initial_states), mask, cell.recurrent_dropout_mask
+            sequences,
+            list(initial_states),
+            mask,
+            cell.recurrent_dropout_mask,
+            differentiable=training,
         )
         # The fused functions output the carried h at a masked step; the
         # driver's contract is the previous *output*, which is zero before a

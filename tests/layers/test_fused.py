@@ -46,6 +46,13 @@ def _assert_paths_agree(make_layer, x, mask=None, initial_state=None, seed=0):
     expected = _run(reference, x, mask, initial_state, weights)
     for a, b in zip(got[0] + got[1], expected[0] + expected[1], strict=True):
         np.testing.assert_allclose(a, b, atol=ATOL, rtol=1e-5)
+    # Inference: the forward-only fused loop against the generic one.
+    inferred, reference_inferred = (
+        layer(x, initial_state=initial_state, mask=mask, training=False)
+        for layer in (fast, reference)
+    )
+    for a, b in zip(inferred, reference_inferred, strict=True):
+        np.testing.assert_allclose(a, b, atol=ATOL, rtol=1e-5)
 
 
 @pytest.mark.parametrize("kind", sorted(FUSED_LAYERS))
@@ -249,6 +256,46 @@ def test_training_dispatches_to_the_fused_path_only_when_it_applies():
         layer(x)  # builds it
         assert not (layer.fused and layer.can_fuse())
         assert "IdentityN" not in _op_types(layer, x)
+
+
+def test_inference_runs_the_forward_only_fused_loop():
+    calls = []
+
+    class RecordingLSTM(layers.LSTM):
+        def fused_sequence(self, *args, differentiable=True):
+            calls.append(differentiable)
+            return super().fused_sequence(*args, differentiable=differentiable)
+
+    layer = RecordingLSTM(3)
+    x = tf.zeros((2, 4, 3))
+    layer(x, training=True)
+    layer(x, training=False)
+    layer(x)
+    assert calls == [True, False, False]
+    assert RecordingLSTM(3, fused=False)(x) is not None and len(calls) == 3
+    # The training loop also keeps c, tanh(c), i, f, g and o for its backward
+    # pass; the forward-only one keeps only the outputs.
+    arrays = {}
+    for differentiable in (True, False):
+        graph = (
+            tf.function(
+                lambda x, d=differentiable: fused.lstm_sequence(
+                    x,
+                    tf.zeros((2, 3)),
+                    tf.zeros((2, 3)),
+                    None,
+                    tf.zeros((3, 12)),
+                    tf.zeros((3, 12)),
+                    tf.zeros(12),
+                    differentiable=d,
+                )
+            )
+            .get_concrete_function(x)
+            .graph
+        )
+        ops = [op.type for op in graph.get_operations()]
+        arrays[differentiable] = ops.count("TensorListReserve")
+    assert arrays[True] - arrays[False] == 6
 
 
 def test_subclass_with_its_own_step_is_not_fused():
