@@ -15,6 +15,7 @@ shared and noisy, so the ratios are the figures to read.
     python benchmarks/rnn_throughput.py                 # the headline shape
     python benchmarks/rnn_throughput.py --sweep         # batch/units/time/...
     python benchmarks/rnn_throughput.py --cells lstm --modes train --repeats 9
+    python benchmarks/rnn_throughput.py --batch 16 --time 20 --units 128 --masked
 """
 
 from __future__ import annotations
@@ -165,7 +166,17 @@ def measure(shape: Shape, train: bool, repeats: int, steps: int) -> dict:
 
 def shapes(args) -> list[Shape]:
     if not args.sweep:
-        return [Shape(cell) for cell in args.cells]
+        return [
+            Shape(
+                cell,
+                batch=args.batch,
+                time=args.time,
+                units=args.units,
+                masked=args.masked,
+                bidirectional=args.bidirectional,
+            )
+            for cell in args.cells
+        ]
     grid = itertools.product(
         args.cells, (16, 64), (128, 512), (20, 100), (False, True), (False, True)
     )
@@ -180,6 +191,11 @@ def main() -> None:
     parser.add_argument("--cells", nargs="+", default=["lstm", "gru"])
     parser.add_argument("--modes", nargs="+", default=["train", "infer"])
     parser.add_argument("--sweep", action="store_true", help="the full grid")
+    parser.add_argument("--batch", type=int, default=64, help="without --sweep")
+    parser.add_argument("--time", type=int, default=50, help="without --sweep")
+    parser.add_argument("--units", type=int, default=512, help="without --sweep")
+    parser.add_argument("--masked", action="store_true", help="without --sweep")
+    parser.add_argument("--bidirectional", action="store_true", help="without --sweep")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--steps", type=int, default=5, help="steps per repeat")
     args = parser.parse_args()
