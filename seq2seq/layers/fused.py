@@ -83,7 +83,9 @@ def _gate_projections(x_tm, kernel, bias, gates):
     """
     shape = tf.shape(x_tm)
     projection = tf.matmul(_flat(x_tm), kernel) + bias
-    projection = tf.reshape(projection, [shape[0], shape[1], -1])
+    # The width is given, not -1: with an empty batch there is no size to
+    # infer it from.
+    projection = tf.reshape(projection, [shape[0], shape[1], tf.shape(kernel)[-1]])
     return [_unstack(p, shape[0]) for p in tf.split(projection, gates, axis=-1)]
 
 

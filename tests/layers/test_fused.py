@@ -232,6 +232,23 @@ def test_fused_under_xla_with_dynamic_shapes(rng, kind):
             np.testing.assert_allclose(a, b, atol=ATOL, rtol=1e-5)
 
 
+@pytest.mark.parametrize("kind", sorted(FUSED_LAYERS))
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_fused_runs_an_empty_batch(kind, jit_compile):
+    """A serving batch of no strings: shapes `[0, time, units]`, no error."""
+    layer = FUSED_LAYERS[kind](8, return_sequences=True, return_state=True)
+    layer(tf.zeros((1, 1, 3)))
+    num_states = 2 if kind == "lstm" else 1
+    for training in (False, True):
+        run = tf.function(
+            lambda x, training=training: layer(x, training=training),
+            jit_compile=jit_compile,
+        )
+        outputs, *states = run(tf.zeros((0, 4, 3)))
+        assert outputs.shape == (0, 4, 8)
+        assert [s.shape for s in states] == [(0, 8)] * num_states
+
+
 def _op_types(layer, x):
     @tf.function
     def step(x):
