@@ -112,9 +112,8 @@ def _previous_states(h0, H):
     return tf.concat([h0[tf.newaxis], H[:-1]], axis=0)
 
 
-def _recurrent_inputs(h0, H, drop):
+def _recurrent_inputs(H_prev, drop):
     """`h(t-1)` as the recurrent matmul saw it: times the dropout mask."""
-    H_prev = _previous_states(h0, H)
     return H_prev if drop is None else H_prev * drop
 
 
@@ -265,7 +264,7 @@ def lstm_sequence(
                 reverse=True,
             )
             d_Z = d_z_ta.stack()
-            H_in = _recurrent_inputs(h0, H, drop)
+            H_in = _recurrent_inputs(_previous_states(h0, H), drop)
             d_kernel, d_recurrent, d_x = _weight_gradients(x_tm, H_in, kernel, d_Z)
             d_bias = _sum_over_steps(d_Z)
             return d_x, d_h0, d_c0, d_kernel, d_recurrent, d_bias
@@ -358,7 +357,8 @@ def gru_sequence(
             d_H, d_h_T = _zeros_for_none((d_H, d_h_T), (H, h0))
             d_outputs = _unstack(d_H, time_steps)
             z_ta, r_ta, n_ta, h_n_ta = (_unstack(a, time_steps) for a in (Z, R, N, H_n))
-            previous = _unstack(_previous_states(h0, H), time_steps)
+            H_prev = _previous_states(h0, H)
+            previous = _unstack(H_prev, time_steps)
             transposed_kernels = tf.split(tf.transpose(recurrent_kernel), 3, axis=0)
 
             def backward(t, carry):
@@ -393,7 +393,7 @@ def gru_sequence(
             # for z and r; the candidate's is `d_X_n * r`.
             units = tf.shape(h0)[-1]
             d_X_zr, d_R_n = d_X[..., : 2 * units], d_X[..., 2 * units :] * R
-            H_in = _recurrent_inputs(h0, H, drop)
+            H_in = _recurrent_inputs(H_prev, drop)
             d_kernel, d_recurrent_zr, d_x = _weight_gradients(
                 x_tm, H_in, kernel, d_X, d_X_zr
             )

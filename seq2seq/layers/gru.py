@@ -109,27 +109,7 @@ class GRU(CellRNN):
     """
 
     cell_class = GRUCell
+    fused_function = staticmethod(fused.gru_sequence)
 
     def can_fuse(self) -> bool:
         return self.cell.reset_after and self._has_standard_cell(GRUCell)
-
-    def fused_sequence(
-        self,
-        sequences,
-        initial_states,
-        mask,
-        recurrent_dropout_mask,
-        differentiable=True,
-    ):
-        kernel, recurrent_kernel, bias = self._cell_weights(sequences.dtype)
-        outputs, h = fused.gru_sequence(
-            sequences,
-            initial_states[0],
-            mask,
-            kernel,
-            recurrent_kernel,
-            bias,
-            recurrent_dropout_mask,
-            differentiable=differentiable,
-        )
-        return outputs, [h]

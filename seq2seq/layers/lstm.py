@@ -115,27 +115,7 @@ class LSTM(CellRNN):
     """
 
     cell_class = LSTMCell
+    fused_function = staticmethod(fused.lstm_sequence)
 
     def can_fuse(self) -> bool:
         return self._has_standard_cell(LSTMCell)
-
-    def fused_sequence(
-        self,
-        sequences,
-        initial_states,
-        mask,
-        recurrent_dropout_mask,
-        differentiable=True,
-    ):
-        kernel, recurrent_kernel, bias = self._cell_weights(sequences.dtype)
-        outputs, h, c = fused.lstm_sequence(
-            sequences,
-            *initial_states,
-            mask,
-            kernel,
-            recurrent_kernel,
-            bias,
-            recurrent_dropout_mask,
-            differentiable=differentiable,
-        )
-        return outputs, [h, c]

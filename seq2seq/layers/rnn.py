@@ -409,10 +409,10 @@ class CellRNN(RNN):
     argument as a same-named read-only attribute. Its config is flat, as
     Keras's layers' are. Masks: as `RNN`.
 
-    A subclass with a whole-sequence implementation (`LSTM`, `GRU`) overrides
-    `can_fuse()` and `fused_sequence()`; it then runs instead of the generic
-    loop, in training with its hand-written backward pass and in inference as
-    a forward loop that keeps nothing for one.
+    A subclass with a whole-sequence implementation (`LSTM`, `GRU`) names it
+    as `fused_function` and overrides `can_fuse()`; it then runs instead of
+    the generic loop, in training with its hand-written backward pass and in
+    inference as a forward loop that keeps nothing for one.
 
     Args:
         units: The cell's `units`.
@@ -422,6 +422,10 @@ class CellRNN(RNN):
     """
 
     cell_class: type = None
+    # `(inputs, *states, mask, kernel, recurrent_kernel, bias,
+    # recurrent_dropout_mask, differentiable=) -> (outputs, *states)`, as in
+    # `seq2seq.layers.fused`; None for no fused implementation.
+    fused_function = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -457,7 +461,15 @@ class CellRNN(RNN):
 
         `differentiable=False` (inference) needs only the forward pass.
         """
-        raise NotImplementedError
+        outputs, *states = self.fused_function(
+            sequences,
+            *initial_states,
+            mask,
+            *self._cell_weights(sequences.dtype),
+            recurrent_dropout_mask,
+            differentiable=differentiable,
+        )
+        return outputs, states
 
     def inner_loop(self, sequences, initial_states, mask, training=False):
         if not (self.fused and self.can_fuse()):
