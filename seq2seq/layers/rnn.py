@@ -382,6 +382,24 @@ class RNN(keras.layers.Layer):
         return cls(**config)
 
 
+def outputs_of_fused_loop(layer, outputs, last_output, mask, states):
+    """`inner_loop`'s result from a fused loop that outputs carried states.
+
+    A fused loop writes its carried output at a masked step; the driver's
+    contract is the previous *output*, which is zero before a row's first
+    valid step (or zero at every masked step, with `zero_output_for_mask`),
+    and the last output of a row with no valid step is zero.
+    """
+    if mask is not None:
+        valid_so_far = tf.cumsum(tf.cast(mask, tf.int32), axis=1) > 0
+        shown = mask if layer.zero_output_for_mask else valid_so_far
+        if layer.return_sequences:
+            outputs = tf.where(shown[..., tf.newaxis], outputs, tf.zeros_like(outputs))
+        any_valid = tf.reduce_any(mask, axis=1, keepdims=True)
+        last_output = tf.where(any_valid, last_output, tf.zeros_like(last_output))
+    return last_output, outputs if layer.return_sequences else None, states
+
+
 def cell_argument_names(cell_class) -> list[str]:
     """Named `__init__` arguments of `cell_class` and its cell base classes."""
     names = []
@@ -484,21 +502,7 @@ class CellRNN(RNN):
             cell.recurrent_dropout_mask,
             differentiable=training,
         )
-        # The fused functions output the carried h at a masked step; the
-        # driver's contract is the previous *output*, which is zero before a
-        # row's first valid step (or zero at every masked step, with
-        # zero_output_for_mask).
-        last_output = states[0]
-        if mask is not None:
-            valid_so_far = tf.cumsum(tf.cast(mask, tf.int32), axis=1) > 0
-            shown = mask if self.zero_output_for_mask else valid_so_far
-            if self.return_sequences:
-                outputs = tf.where(
-                    shown[..., tf.newaxis], outputs, tf.zeros_like(outputs)
-                )
-            any_valid = tf.reduce_any(mask, axis=1, keepdims=True)
-            last_output = tf.where(any_valid, last_output, tf.zeros_like(last_output))
-        return last_output, outputs if self.return_sequences else None, states
+        return outputs_of_fused_loop(self, outputs, states[0], mask, states)
 
     def _cell_weights(self, dtype):
         """The cell's kernels and bias as tensors of `dtype` (zeros bias if none)."""

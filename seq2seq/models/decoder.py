@@ -8,6 +8,7 @@ import keras
 import tensorflow as tf
 
 from seq2seq.layers import (
+    RNN,
     BahdanauAttention,
     GRUCell,
     LSTMCell,
@@ -15,6 +16,8 @@ from seq2seq.layers import (
     SimpleRNNCell,
     validation,
 )
+from seq2seq.layers.fused_attention import attention_decoder_sequence
+from seq2seq.layers.rnn import outputs_of_fused_loop
 
 CELLS = {"lstm": LSTMCell, "gru": GRUCell, "simple_rnn": SimpleRNNCell}
 ATTENTIONS = ("bahdanau", "luong_dot", "luong_general")
@@ -48,6 +51,12 @@ class AttentionDecoderCell(keras.layers.Layer):
     padded target steps); the memory mask hides source padding from the
     attention.
 
+    Dropout is variational, like the cells': a driver calls
+    `create_dropout_masks()` once per sequence, and the same units of the
+    attentional state and of each input between stacked cells are dropped at
+    every step (`clear_dropout_masks()` ends the sequence). Called on its
+    own in training mode, the cell draws fresh masks on every call.
+
     Args:
         units: Units of every cell and of the attentional state.
         num_layers: How many cells are stacked.
@@ -55,6 +64,7 @@ class AttentionDecoderCell(keras.layers.Layer):
         attention: `"bahdanau"`, `"luong_dot"` or `"luong_general"`.
         input_feeding: Feed `a(t-1)` into the next step (Luong et al. 2015).
         dropout: Dropout on the attentional state and between cells.
+        seed: Optional integer, seed of the dropout masks.
     """
 
     def __init__(
@@ -65,6 +75,7 @@ class AttentionDecoderCell(keras.layers.Layer):
         attention="bahdanau",
         input_feeding=True,
         dropout=0.0,
+        seed=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -81,7 +92,9 @@ class AttentionDecoderCell(keras.layers.Layer):
         self.combine = keras.layers.Dense(
             units, activation="tanh", use_bias=False, name="combine"
         )
-        self.dropout_layer = keras.layers.Dropout(self.dropout)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self._dropout_masks = None
         self._memory = None
 
     @property
@@ -123,16 +136,42 @@ class AttentionDecoderCell(keras.layers.Layer):
         finally:
             self._memory = None
 
+    def _draw_dropout_masks(self, batch_size):
+        """`(between-cell masks, attentional-state mask)`, scaled keep-masks."""
+        ones = tf.ones([batch_size, self.units], self.compute_dtype)
+
+        def draw():
+            return keras.random.dropout(ones, self.dropout, seed=self.seed_generator)
+
+        return [draw() for _ in self.cells[1:]], draw()
+
+    def create_dropout_masks(self, batch_size, training=False):
+        """Draws this sequence's masks (none unless training with dropout)."""
+        self.clear_dropout_masks()
+        if training and self.dropout > 0:
+            self._dropout_masks = self._draw_dropout_masks(batch_size)
+
+    def clear_dropout_masks(self):
+        self._dropout_masks = None
+
+    @property
+    def dropout_masks(self):
+        """`(between-cell masks, output mask)` of the current sequence, or None."""
+        return self._dropout_masks
+
     def step_with_attention(self, inputs, states, memory, memory_mask, keys, training):
         """One step: `(a(t), new_states, attention_weights)`."""
         states = list(states)
         cell_states, feed = states[:-1], states[-1]
+        masks = self._dropout_masks
+        if masks is None and training and self.dropout > 0:
+            masks = self._draw_dropout_masks(tf.shape(inputs)[0])
         x = tf.concat([inputs, feed], axis=-1) if self.input_feeding else inputs
         new_states, offset = [], 0
         for index, cell in enumerate(self.cells):
             count = len(cell.state_size)
-            if index > 0:
-                x = self.dropout_layer(x, training=training)
+            if index > 0 and masks is not None:
+                x = x * masks[0][index - 1]
             x, cell_new = cell(
                 x, cell_states[offset : offset + count], training=training
             )
@@ -142,7 +181,8 @@ class AttentionDecoderCell(keras.layers.Layer):
             x, memory, memory_mask=memory_mask, processed_keys=keys
         )
         attentional = self.combine(tf.concat([x, context], axis=-1))
-        attentional = self.dropout_layer(attentional, training=training)
+        if masks is not None:
+            attentional = attentional * masks[1]
         return attentional, [*new_states, attentional], weights
 
     def call(self, inputs, states, training=False):
@@ -166,7 +206,114 @@ class AttentionDecoderCell(keras.layers.Layer):
             "attention": self.attention_type,
             "input_feeding": self.input_feeding,
             "dropout": self.dropout,
+            "seed": self.seed,
         }
+
+    # -- the fused path ----------------------------------------------------
+
+    def can_fuse(self) -> bool:
+        """Whether `attention_decoder_sequence` computes exactly this cell.
+
+        It does for stacked built-in LSTM or GRU cells (tanh and sigmoid, a
+        bias, GRU's `reset_after`, no dropout of their own) and the built-in
+        Bahdanau and Luong attentions.
+        """
+        standard = {"lstm": LSTMCell, "gru": GRUCell}.get(self.cell_type)
+        if standard is None or type(self.attention) not in (
+            BahdanauAttention,
+            LuongAttention,
+        ):
+            return False
+        return all(
+            type(cell) is standard
+            and cell.activation is keras.activations.tanh
+            and cell.recurrent_activation is keras.activations.sigmoid
+            and cell.use_bias
+            and getattr(cell, "reset_after", True)
+            and not cell.dropout
+            and not cell.recurrent_dropout
+            for cell in self.cells
+        )
+
+    def fused_sequence(self, inputs, initial_states, mask, differentiable):
+        """The whole teacher-forced sequence through the fused decoder.
+
+        Returns `(outputs [batch, time, units], final states)`, the states
+        as the cell orders them (every cell's, then the feed).
+        """
+        memory, memory_mask, keys = self._memory
+        dtype = inputs.dtype
+
+        def tensor(weight):
+            return tf.cast(tf.convert_to_tensor(weight), dtype)
+
+        cell_weights = [
+            (tensor(c.kernel), tensor(c.recurrent_kernel), tensor(c.bias))
+            for c in self.cells
+        ]
+        if isinstance(self.attention, BahdanauAttention):
+            kind, scale = "bahdanau", False
+            attention_weights = [
+                tensor(self.attention.query_kernel),
+                tensor(self.attention.score_vector),
+            ]
+        else:
+            kind, scale, attention_weights = "luong", self.attention.scale, []
+        masks = self._dropout_masks or (None, None)
+        outputs, states, feed = attention_decoder_sequence(
+            inputs,
+            initial_states[:-1],
+            initial_states[-1],
+            memory,
+            keys,
+            memory_mask,
+            mask,
+            cell_weights,
+            attention_weights,
+            tensor(self.combine.kernel),
+            cell_type=self.cell_type,
+            attention=kind,
+            scale=scale,
+            input_feeding=self.input_feeding,
+            between_masks=masks[0],
+            output_mask=masks[1],
+            differentiable=differentiable,
+        )
+        return outputs, [*states, feed]
+
+
+@keras.saving.register_keras_serializable(package="seq2seq")
+class AttentionDecoder(RNN):
+    """`RNN` over an `AttentionDecoderCell`, fused where the cell allows.
+
+    The teacher-forced pass runs `seq2seq.layers.fused_attention` (one
+    hoisted embedding projection, a hand-written backward pass) when
+    `fused` is set and the cell `can_fuse()`; otherwise, and as the
+    reference, the generic loop. Both give the same values and gradients.
+
+    Masks: as `RNN`'s (right-padded targets; a masked step carries every
+    state, the output is the previous output).
+
+    Args:
+        cell: An `AttentionDecoderCell`.
+        fused: Use the fused path when the cell allows it.
+        **kwargs: `RNN`'s arguments.
+    """
+
+    def __init__(self, cell, fused: bool = True, **kwargs):
+        super().__init__(cell, **kwargs)
+        self.fused = bool(fused)
+
+    def inner_loop(self, sequences, initial_states, mask, training=False):
+        if not (self.fused and self.cell.can_fuse()):
+            return super().inner_loop(sequences, initial_states, mask, training)
+        outputs, states = self.cell.fused_sequence(
+            sequences, list(initial_states), mask, differentiable=training
+        )
+        return outputs_of_fused_loop(self, outputs, states[-1], mask, states)
+
+    def get_config(self):
+        return {**super().get_config(), "fused": self.fused}
 
 
 BRIDGES = ("dense", "zero")

@@ -6,8 +6,8 @@ import keras
 import tensorflow as tf
 
 from seq2seq import decoding
-from seq2seq.layers import RNN, validation
-from seq2seq.models.decoder import AttentionDecoderCell, Bridge
+from seq2seq.layers import validation
+from seq2seq.models.decoder import AttentionDecoder, AttentionDecoderCell, Bridge
 from seq2seq.models.encoder import RecurrentEncoder
 from seq2seq.models.losses import scale_for_replicas, sequence_cross_entropy
 
@@ -132,7 +132,9 @@ class EncoderDecoder(keras.Model):
             dropout=dropout,
             name="decoder_cell",
         )
-        self.decoder = RNN(self.decoder_cell, return_sequences=True, name="decoder")
+        self.decoder = AttentionDecoder(
+            self.decoder_cell, return_sequences=True, name="decoder"
+        )
         self.bridge = Bridge(
             self.decoder_cell.cell_state_sizes, mode=bridge, name="bridge"
         )
