@@ -99,6 +99,14 @@ class Config(TrainingConfig):
         127, "longest pair kept, in pieces (longer ones are counted)"
     )
     tokens_per_batch: int = option(2048, "padded tokens per batch")
+    bucket_width: int = option(
+        1, "bucket pairs by length in steps of this many pieces (1: tightest)"
+    )
+    jit_compile: bool = option(
+        False,
+        "compile the training step with XLA (one program per batch shape: "
+        "batches are then padded to their bucket's bound)",
+    )
     epochs: int = option(5, "training epochs (early stopping may end sooner)")
     learning_rate: float = option(5e-3, "peak learning rate")
     warmup_steps: int = option(100, "linear warm-up steps before inverse-sqrt decay")
@@ -219,8 +227,9 @@ def main(argv=None):
 
     train_pairs, valid_pairs, test_pairs = load_splits(config)
     tokenizer = tokenizer_for(config, train_pairs)
-    boundaries = [b for b in (16, 32, 64, 128, 256) if b <= config.max_length + 1]
-    boundaries = sorted({*boundaries, config.max_length + 1})
+    boundaries = data.translation.length_boundaries(
+        config.max_length, config.bucket_width
+    )
     train, train_filter = data.translation.translation_batches(
         train_pairs,
         tokenizer,
@@ -229,9 +238,15 @@ def main(argv=None):
         shuffle_buffer=50_000,
         seed=config.seed,
         name="train pairs",
+        pad_to_boundary=config.jit_compile,
     )
     valid, valid_filter = data.translation.translation_batches(
-        valid_pairs, tokenizer, boundaries, config.tokens_per_batch, name="valid pairs"
+        valid_pairs,
+        tokenizer,
+        boundaries,
+        config.tokens_per_batch,
+        name="valid pairs",
+        pad_to_boundary=config.jit_compile,
     )
 
     with strategy.scope():

@@ -77,14 +77,18 @@ def bucket_by_length(
     tokens_per_batch=None,
     length_fn=None,
     padding_value=0,
+    pad_to_boundary=True,
 ):
-    """Batches by length into `len(boundaries)` padded shapes.
+    """Batches by length into `len(boundaries)` buckets.
 
-    Every batch is padded to its bucket's upper bound (boundary - 1), so a
-    jit-compiled step sees at most `len(boundaries)` time shapes per batch
-    size instead of one per batch. Elements must be shorter than the last
-    boundary: put a `LengthFilter(max_length=boundaries[-1] - 1)` first,
-    which also counts what it drops.
+    With `pad_to_boundary` every batch is padded to its bucket's upper bound
+    (boundary - 1), so a jit-compiled step sees at most `len(boundaries)`
+    time shapes per batch size instead of one per batch. Without it each
+    sequence of a batch is padded to the batch's longest (the tightest
+    batches; for steps that are not compiled per shape). Elements must be
+    shorter than the last boundary: put a
+    `LengthFilter(max_length=boundaries[-1] - 1)` first, which also counts
+    what it drops.
 
     Args:
         boundaries: Increasing bucket upper bounds (exclusive).
@@ -94,6 +98,8 @@ def bucket_by_length(
         length_fn: `element -> length`; default the longest sequence.
         padding_value: Value of the padding (0 for ids, "" for strings is
             not supported here: tokenize first).
+        pad_to_boundary: Pad to the bucket's bound rather than the batch's
+            longest sequence.
     """
     boundaries = [int(b) for b in boundaries]
     if sorted(set(boundaries)) != boundaries or boundaries[0] < 2:
@@ -135,7 +141,7 @@ def bucket_by_length(
             bucket_boundaries=boundaries,
             bucket_batch_sizes=[*sizes, 1],  # the last bucket stays empty
             padding_values=None if padding_value == 0 else padding_value,
-            pad_to_bucket_boundary=True,
+            pad_to_bucket_boundary=bool(pad_to_boundary),
         )
 
     return apply

@@ -9,7 +9,11 @@ from seq2seq import decoding
 from seq2seq.layers import validation
 from seq2seq.models.decoder import AttentionDecoder, AttentionDecoderCell, Bridge
 from seq2seq.models.encoder import RecurrentEncoder
-from seq2seq.models.losses import scale_for_replicas, sequence_cross_entropy
+from seq2seq.models.losses import (
+    scale_for_replicas,
+    sequence_cross_entropy,
+    token_cross_entropy,
+)
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -172,7 +176,8 @@ class EncoderDecoder(keras.Model):
         matrix = tf.cast(self.target_embedding.embeddings, attentional.dtype)
         return tf.matmul(attentional, matrix, transpose_b=True) + self.output_bias
 
-    def call(self, inputs, training=False):
+    def decoder_outputs(self, inputs, training=False):
+        """The attentional states `[batch, target, units]` before projection."""
         source_ids, target_in = inputs
         memory, source_mask, initial = self.encode(source_ids, training)
         embedded = self.embedding_dropout(
@@ -185,16 +190,42 @@ class EncoderDecoder(keras.Model):
                 mask=tf.not_equal(target_in, 0),
                 training=training,
             )
-        return self.logits(outputs)
+        return outputs
+
+    def call(self, inputs, training=False):
+        return self.logits(self.decoder_outputs(inputs, training))
+
+    def _with_regularization(self, loss):
+        regularization = self.losses
+        if regularization:
+            loss = loss + tf.add_n(regularization)
+        return scale_for_replicas(loss)
 
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
     ):
         loss = sequence_cross_entropy(y, y_pred, self.label_smoothing)
-        regularization = self.losses
-        if regularization:
-            loss = loss + tf.add_n(regularization)
-        return scale_for_replicas(loss)
+        return self._with_regularization(loss)
+
+    def training_loss(self, x, y, sample_weight=None, training=True):
+        """`compute_loss(x, y, self(x))`, projecting only where tokens are.
+
+        The attentional states of the non-padding target positions are
+        gathered into one `[tokens, units]` matrix before the output
+        projection, so the vocabulary-sized matmul and softmax skip the
+        padding. The value equals `compute_loss` on the full logits (a test
+        holds them equal). `seq2seq.training.Trainer` calls it when a model
+        has it.
+        """
+        valid = tf.not_equal(y, 0)
+        outputs = tf.boolean_mask(self.decoder_outputs(x, training), valid)
+        losses = token_cross_entropy(
+            tf.boolean_mask(y, valid), self.logits(outputs), self.label_smoothing
+        )
+        count = tf.cast(tf.size(losses), losses.dtype)
+        return self._with_regularization(
+            tf.math.divide_no_nan(tf.reduce_sum(losses), count)
+        )
 
     # -- decoding --------------------------------------------------------------
 

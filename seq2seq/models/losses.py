@@ -5,32 +5,37 @@ from __future__ import annotations
 import tensorflow as tf
 
 
-def sequence_cross_entropy(labels, logits, label_smoothing=0.0, pad_id=0):
-    """Mean token cross-entropy over the non-padding labels.
+def token_cross_entropy(labels, logits, label_smoothing=0.0):
+    """Label-smoothed cross-entropy of each token: `[...]` from `[..., V]`.
 
     With label smoothing ε (Szegedy et al. 2016) the target distribution puts
     1 - ε on the label and spreads ε uniformly over the vocabulary:
 
         loss = -(1 - ε) log p(y) - (ε / V) sum_v log p(v)
+    """
+    log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32))
+    labels = tf.cast(labels, tf.int32)
+    losses = -tf.gather(log_probs, labels, batch_dims=labels.shape.rank)
+    if label_smoothing:
+        uniform = -tf.reduce_mean(log_probs, axis=-1)
+        losses = (1.0 - label_smoothing) * losses + label_smoothing * uniform
+    return losses
+
+
+def sequence_cross_entropy(labels, logits, label_smoothing=0.0, pad_id=0):
+    """Mean token cross-entropy over the non-padding labels.
 
     Args:
         labels: `[batch, time]` int ids; `pad_id` marks padding.
         logits: `[batch, time, vocabulary]`.
-        label_smoothing: ε in [0, 1).
+        label_smoothing: ε in [0, 1), see `token_cross_entropy`.
         pad_id: The padding id, excluded from the mean.
 
     Returns:
         A scalar: the sum over valid tokens divided by their number (0 when
         there are none).
     """
-    logits = tf.cast(logits, tf.float32)
-    log_probs = tf.nn.log_softmax(logits)
-    labels = tf.cast(labels, tf.int32)
-    picked = tf.gather(log_probs, labels, batch_dims=2)
-    losses = -picked
-    if label_smoothing:
-        uniform = -tf.reduce_mean(log_probs, axis=-1)
-        losses = (1.0 - label_smoothing) * losses + label_smoothing * uniform
+    losses = token_cross_entropy(labels, logits, label_smoothing)
     valid = tf.cast(tf.not_equal(labels, pad_id), tf.float32)
     return tf.math.divide_no_nan(tf.reduce_sum(losses * valid), tf.reduce_sum(valid))
 

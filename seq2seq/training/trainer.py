@@ -55,6 +55,18 @@ class NonFiniteLossError(RuntimeError):
     """The loss, the gradients or the weights stopped being finite."""
 
 
+def training_loss(model, x, y, sample_weight=None):
+    """The model's own `training_loss` if it has one (e.g. projecting only
+    non-padding positions), else `compute_loss(x, y, model(x))`."""
+    own = getattr(model, "training_loss", None)
+    if callable(own):
+        return own(x, y, sample_weight=sample_weight, training=True)
+    y_pred = model(x, training=True)
+    return model.compute_loss(
+        x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
+    )
+
+
 def count_batches(dataset) -> int:
     """The number of batches in one pass of `dataset` (iterating if unknown)."""
     known = int(dataset.cardinality())
@@ -168,10 +180,7 @@ class Trainer:
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(batch)
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
-            y_pred = self.model(x, training=True)
-            loss = self.model.compute_loss(
-                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
-            )
+            loss = training_loss(self.model, x, y, sample_weight)
             weighted = tf.cast(loss, tf.float32) * weight
             scaled = self.optimizer.scale_loss(weighted)
         gradients = tape.gradient(scaled, variables)

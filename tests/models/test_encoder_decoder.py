@@ -125,3 +125,35 @@ def test_config_round_trip_and_weights():
     rebuilt((SOURCE, TARGET_IN))
     rebuilt.set_weights(model.get_weights())
     np.testing.assert_allclose(rebuilt((SOURCE, TARGET_IN)), expected, atol=1e-6)
+
+
+def test_training_loss_projects_only_tokens_and_equals_compute_loss():
+    """Logits only at non-padding positions: the same loss and gradients."""
+    model = EncoderDecoder(
+        20, 20, embedding_size=8, units=8, label_smoothing=0.1, decoder_layers=2
+    )
+    target_out = np.array([[4, 5, 3, 0, 0], [7, 3, 0, 0, 0], [9, 8, 7, 6, 3]])
+    model((SOURCE, TARGET_IN))
+
+    def loss_and_gradients(loss_fn):
+        with tf.GradientTape() as tape:
+            loss = loss_fn()
+        return loss.numpy(), tape.gradient(loss, model.trainable_variables)
+
+    full = loss_and_gradients(
+        lambda: model.compute_loss(
+            y=target_out, y_pred=model((SOURCE, TARGET_IN), training=True)
+        )
+    )
+    gathered = loss_and_gradients(
+        lambda: model.training_loss((SOURCE, TARGET_IN), target_out)
+    )
+    expected = sequence_cross_entropy(
+        target_out, model((SOURCE, TARGET_IN)), label_smoothing=0.1
+    )
+    np.testing.assert_allclose(gathered[0], expected, rtol=1e-6)
+    np.testing.assert_allclose(gathered[0], full[0], rtol=1e-6)
+    for a, b in zip(gathered[1], full[1], strict=True):
+        np.testing.assert_allclose(
+            tf.convert_to_tensor(a), tf.convert_to_tensor(b), atol=1e-6
+        )
