@@ -10,9 +10,8 @@ import pytest
 import tensorflow as tf
 
 from seq2seq import serving
-from seq2seq.data import tags_to_spans
-from seq2seq.layers import transition_constraints
 from seq2seq.models import SequenceTagger
+from seq2seq.tagging_schemes import iob2_names, tags_to_spans, transition_constraints
 from seq2seq.text import CharacterVocabulary, WordFeatures, WordVocabulary
 
 TRAIN = [["EU", "rejects", "German", "call"], ["Peter", "Blackburn", "visits", "Bonn"]]
@@ -67,7 +66,7 @@ def exported(tmp_path_factory):
         allowed_end=end,
     )
     path = tmp_path_factory.mktemp("tagger") / "export"
-    iob2 = serving.iob2_names(TAGS, "iobes")
+    iob2 = iob2_names(TAGS, "iobes")
     serving.export_tagger(model, features, iob2, path)
     return path, model, features, iob2
 
@@ -82,7 +81,7 @@ def in_process_tags(model, features, iob2, sentences):
 
 
 def test_iob2_names_map_iobes_tag_by_tag():
-    assert serving.iob2_names(["O", "B-X", "I-X", "E-X", "S-X"], "iobes") == [
+    assert iob2_names(["O", "B-X", "I-X", "E-X", "S-X"], "iobes") == [
         "O",
         "B-X",
         "I-X",
@@ -90,7 +89,7 @@ def test_iob2_names_map_iobes_tag_by_tag():
         "B-X",
     ]
     with pytest.raises(ValueError, match="scheme must be"):
-        serving.iob2_names(["O"], "iob1")
+        iob2_names(["O"], "iob1")
 
 
 def test_export_runs_in_a_fresh_process_without_seq2seq(exported):

@@ -9,7 +9,7 @@ and layout of Keras's built-in layers, so
 
 from seq2seq.layers.attention import Attention, BahdanauAttention, LuongAttention
 from seq2seq.layers.bidirectional import Bidirectional
-from seq2seq.layers.crf import CRF, transition_constraints
+from seq2seq.layers.crf import CRF
 from seq2seq.layers.gru import GRU, GRUCell
 from seq2seq.layers.lstm import LSTM, LSTMCell
 from seq2seq.layers.pooling import POOLING_MODES, SequencePooling
@@ -35,5 +35,4 @@ __all__ = [
     "POOLING_MODES",
     "SequencePooling",
     "StackedRNNCells",
-    "transition_constraints",
 ]

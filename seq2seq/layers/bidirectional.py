@@ -5,7 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from seq2seq.layers import masking, validation
+from seq2seq import validation
+from seq2seq.layers import masking
 from seq2seq.layers.rnn import RNN
 
 MERGE_MODES = ("concat", "sum", "ave", "mul", None)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from seq2seq.layers import masking, validation
+from seq2seq import validation
+from seq2seq.layers import masking
 
 POOLING_MODES = ("last", "mean", "max", "attention")
 
@@ -96,15 +97,14 @@ class SequencePooling(keras.layers.Layer):
             total = tf.reduce_sum(sequences * valid, axis=1)
             return total / tf.maximum(tf.reduce_sum(valid, axis=1), 1.0)
         if self.mode == "max":
-            lowest = tf.constant(sequences.dtype.min, sequences.dtype)
             pooled = tf.reduce_max(
-                tf.where(mask[:, :, tf.newaxis], sequences, lowest), axis=1
+                masking.fill_masked(sequences, mask[:, :, tf.newaxis]), axis=1
             )
             any_valid = tf.reduce_any(mask, axis=1)[:, tf.newaxis]
             return tf.where(any_valid, pooled, tf.zeros_like(pooled))
         hidden = tf.tanh(tf.tensordot(sequences, self.kernel, 1) + self.bias)
         scores = tf.tensordot(hidden, self.context, 1)
-        scores = tf.where(mask, scores, tf.constant(-1e9, scores.dtype))
+        scores = masking.fill_masked(scores, mask)
         weights = tf.nn.softmax(scores, axis=-1)
         weights = tf.where(mask, weights, tf.zeros_like(weights))
         pooled = tf.reduce_sum(weights[:, :, tf.newaxis] * sequences, axis=1)

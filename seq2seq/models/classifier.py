@@ -5,7 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from seq2seq.layers import POOLING_MODES, SequencePooling, validation
+from seq2seq import validation
+from seq2seq.layers import POOLING_MODES, SequencePooling
 from seq2seq.models.encoder import RNN_LAYERS, RecurrentEncoder
 from seq2seq.models.losses import scale_for_replicas
 

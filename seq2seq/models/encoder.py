@@ -5,7 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from seq2seq.layers import GRU, LSTM, Bidirectional, SimpleRNN, validation
+from seq2seq import validation
+from seq2seq.layers import GRU, LSTM, Bidirectional, SimpleRNN
 
 RNN_LAYERS = {"lstm": LSTM, "gru": GRU, "simple_rnn": SimpleRNN}
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from seq2seq import decoding
-from seq2seq.layers import RNN, validation
+from seq2seq import decoding, validation
+from seq2seq.layers import RNN
 from seq2seq.models.decoder import AttentionDecoderCell, Bridge
 from seq2seq.models.encoder import RecurrentEncoder
 from seq2seq.models.losses import scale_for_replicas, sequence_cross_entropy

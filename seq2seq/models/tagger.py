@@ -5,7 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from seq2seq.layers import CRF, LSTM, Bidirectional, validation
+from seq2seq import validation
+from seq2seq.layers import CRF, LSTM, Bidirectional, masking
 from seq2seq.models.encoder import RecurrentEncoder
 from seq2seq.models.losses import scale_for_replicas
 from seq2seq.text.word_features import CASINGS
@@ -75,8 +76,7 @@ class CharacterEncoder(keras.layers.Layer):
             vectors = self.rnn(embedded, mask=mask, training=training)
         else:
             features = self.convolution(embedded)
-            lowest = tf.fill(tf.shape(features), features.dtype.min)
-            pooled = tf.reduce_max(tf.where(mask[..., None], features, lowest), 1)
+            pooled = tf.reduce_max(masking.fill_masked(features, mask[..., None]), 1)
             any_character = tf.reduce_any(mask, axis=1, keepdims=True)
             vectors = tf.where(any_character, pooled, tf.zeros_like(pooled))
         return tf.reshape(vectors, tf.concat([shape[:-1], [self.output_size]], 0))

@@ -4,14 +4,8 @@ import itertools
 
 import pytest
 
-from seq2seq.data import (
-    DataError,
-    conll_dataset,
-    convert_tags,
-    read_conll,
-    spans_to_tags,
-    tags_to_spans,
-)
+from seq2seq.data import DataError, conll_dataset, read_conll
+from seq2seq.tagging_schemes import convert_tags, spans_to_tags, tags_to_spans
 
 # One sentence in each scheme: "Hans Peter | Müller lives in New York ."
 # (two adjacent PER entities, then a LOC).

@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from seq2seq.data import tags_to_spans
-from seq2seq.layers import transition_constraints
 from seq2seq.models import CharacterEncoder, SequenceTagger
+from seq2seq.tagging_schemes import tags_to_spans, transition_constraints
 from seq2seq.text import CharacterVocabulary, WordFeatures, WordVocabulary
 
 SENTENCES = [
