@@ -10,16 +10,34 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from seq2seq.layers import GRUCell, LSTMCell, SimpleRNNCell
+from seq2seq.layers.cell_registry import cell_type_of
 from seq2seq.layers.rnn import RNN, call_cell, output_size, state_sizes
 
-# The square blocks of `recurrent_kernel`, named as in the cells' equations,
-# in Keras's column order.
-RECURRENT_BLOCKS = {
-    SimpleRNNCell: ("W_hh",),
-    LSTMCell: ("W_ih", "W_fh", "W_ch", "W_oh"),
-    GRUCell: ("W_zh", "W_rh", "W_nh"),
-}
+
+def recurrent_blocks(layer) -> dict[str, tf.Tensor]:
+    """The square blocks of a cell's `recurrent_kernel`, by gate name.
+
+    The names come from the cell's registration (`register_cell(...,
+    gate_names=...)`): block g is `W_<g>h`, e.g. `W_ih, W_fh, W_ch, W_oh` for
+    an LSTM, `W_zh, W_rh, W_nh` for a GRU, `W_hh` for a vanilla RNN.
+
+    Args:
+        layer: One of our `RNN` layers, or its cell (built).
+
+    Returns:
+        `{name: [units, units] tensor}` in column order.
+    """
+    cell = layer.cell if isinstance(layer, RNN) else layer
+    spec = cell_type_of(cell)
+    kernel = getattr(cell, "recurrent_kernel", None)
+    if spec is None or spec.gate_names is None or kernel is None:
+        raise ValueError(
+            "The layer's cell must be built, have a `recurrent_kernel` and be "
+            "registered with gate names (seq2seq.layers.register_cell(name, "
+            f"cell_class, gate_names=...)). Received: {layer!r}"
+        )
+    blocks = tf.split(tf.convert_to_tensor(kernel), len(spec.gate_names), axis=1)
+    return {f"W_{gate}h": b for gate, b in zip(spec.gate_names, blocks, strict=True)}
 
 
 class _StateProbe:
@@ -186,7 +204,8 @@ def hidden_state_gradients(
     state_index: int = 0,
     per_example: bool = False,
     training: bool = False,
-) -> np.ndarray:
+    gates: bool = False,
+):
     """The norm of ∂L/∂h(k) at every time step k of one recurrent layer.
 
     ∂L/∂h(k) is the total derivative through the recurrence: how the loss
@@ -218,10 +237,15 @@ def hidden_state_gradients(
         per_example: Return `[batch, time]`, each example's norm, instead of
             `[time]`, the norm over the whole batch.
         training: The `training` flag of the model call (dropout).
+        gates: Also return the gradient of the loss with respect to each
+            gate's block of the cell's `recurrent_kernel`, named by the gate
+            names the cell was registered with (`W_<gate>h`, as
+            `spectral_radius` names them), from the same backward pass.
 
     Returns:
         `[time]` (or `[batch, time]`) float64 NumPy array; step k in the order
-        the layer processes the steps (reversed with `go_backwards`).
+        the layer processes the steps (reversed with `go_backwards`). With
+        `gates=True`, `(norms, {"W_<gate>h": [units, units] array})`.
 
     >>> model = keras.Sequential([keras.Input((20, 3)), SimpleRNN(8), Dense(1)])
     >>> norms = hidden_state_gradients(
@@ -230,6 +254,7 @@ def hidden_state_gradients(
     (20,)
     """
     loss_fn = loss_fn or _default_loss(model)
+    names = list(recurrent_blocks(layer)) if gates else []
     with (
         tf.GradientTape() as tape,
         probe_states(layer, state_index, tape) as perturbations,
@@ -241,13 +266,21 @@ def hidden_state_gradients(
             f"layer must be called exactly once by the model. Received: "
             f"{len(perturbations)} calls of {layer.name!r}"
         )
-    gradient = tape.gradient(loss, perturbations[0])
+    sources = [perturbations[0]] + ([layer.cell.recurrent_kernel] if gates else [])
+    gradient, *kernel_gradient = tape.gradient(loss, sources)
     if gradient is None:  # the loss does not depend on the layer
         gradient = tf.zeros_like(perturbations[0])
     squares = tf.reduce_sum(tf.square(tf.cast(gradient, tf.float64)), axis=-1)
     if not per_example:
         squares = tf.reduce_sum(squares, axis=0)
-    return np.sqrt(squares.numpy())
+    norms = np.sqrt(squares.numpy())
+    if not gates:
+        return norms
+    kernel_gradient = kernel_gradient[0]
+    if kernel_gradient is None:
+        kernel_gradient = tf.zeros_like(layer.cell.recurrent_kernel)
+    blocks = np.split(np.asarray(kernel_gradient), len(names), axis=1)
+    return norms, dict(zip(names, blocks, strict=True))
 
 
 def spectral_radius(layer) -> dict[str, float]:
@@ -273,21 +306,9 @@ def spectral_radius(layer) -> dict[str, float]:
     >>> sorted(spectral_radius(layer))
     ['W_ch', 'W_fh', 'W_ih', 'W_oh']
     """
-    cell = layer.cell if isinstance(layer, RNN) else layer
-    names = next(
-        (blocks for kind, blocks in RECURRENT_BLOCKS.items() if isinstance(cell, kind)),
-        None,
-    )
-    if names is None or not getattr(cell, "built", False):
-        raise ValueError(
-            "spectral_radius needs a built SimpleRNN, LSTM or GRU layer (or "
-            f"cell) from seq2seq.layers. Received: {layer!r}"
-        )
-    kernel = tf.convert_to_tensor(cell.recurrent_kernel).numpy().astype("float64")
-    blocks = np.split(kernel, len(names), axis=1)
     return {
-        name: float(np.max(np.abs(np.linalg.eigvals(block))))
-        for name, block in zip(names, blocks, strict=True)
+        name: float(np.max(np.abs(np.linalg.eigvals(block.numpy().astype("float64")))))
+        for name, block in recurrent_blocks(layer).items()
     }
 
 

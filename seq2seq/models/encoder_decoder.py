@@ -7,13 +7,14 @@ import tensorflow as tf
 
 from seq2seq import decoding, validation
 from seq2seq.layers import RNN
+from seq2seq.models.base import SequenceModel
 from seq2seq.models.decoder import AttentionDecoderCell, Bridge
 from seq2seq.models.encoder import RecurrentEncoder
-from seq2seq.models.losses import scale_for_replicas, sequence_cross_entropy
+from seq2seq.models.losses import sequence_cross_entropy
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
-class EncoderDecoder(keras.Model):
+class EncoderDecoder(SequenceModel):
     """A recurrent encoder, a bridge, and an attentional decoder.
 
     Token id 0 is padding on both sides (masks come from it). Training uses
@@ -32,7 +33,8 @@ class EncoderDecoder(keras.Model):
         embedding_size: Size of the token embeddings.
         units: Units of the encoder (per direction) and decoder cells.
         encoder_layers, decoder_layers: Stack depths.
-        cell_type: `"lstm"`, `"gru"` or `"simple_rnn"`, for both sides.
+        cell_type: A registered cell type (`seq2seq.layers.cell_names()`),
+            for both sides.
         bidirectional: Whether the encoder reads both ways.
         attention: `"bahdanau"`, `"luong_dot"` or `"luong_general"`.
         input_feeding: Feed the attentional state into the next step.
@@ -185,14 +187,8 @@ class EncoderDecoder(keras.Model):
             )
         return self.logits(outputs)
 
-    def compute_loss(
-        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
-    ):
-        loss = sequence_cross_entropy(y, y_pred, self.label_smoothing)
-        regularization = self.losses
-        if regularization:
-            loss = loss + tf.add_n(regularization)
-        return scale_for_replicas(loss)
+    def task_loss(self, x, y, y_pred, sample_weight=None):
+        return sequence_cross_entropy(y, y_pred, self.label_smoothing)
 
     # -- decoding --------------------------------------------------------------
 

@@ -7,8 +7,8 @@ import tensorflow as tf
 
 from seq2seq import validation
 from seq2seq.layers import CRF, LSTM, Bidirectional, masking
+from seq2seq.models.base import SequenceModel
 from seq2seq.models.encoder import RecurrentEncoder
-from seq2seq.models.losses import scale_for_replicas
 from seq2seq.text.word_features import CASINGS
 
 HEADS = ("crf", "softmax")
@@ -92,7 +92,7 @@ class CharacterEncoder(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
-class SequenceTagger(keras.Model):
+class SequenceTagger(SequenceModel):
     """A BiRNN tagger with a CRF or softmax head (Lample et al. 2016).
 
     Each word is the concatenation of its word embedding, a character-level
@@ -123,7 +123,7 @@ class SequenceTagger(keras.Model):
         casing_embedding_size: Size of the casing embedding (0: none).
         units: RNN units per direction.
         num_layers: Stacked bidirectional layers.
-        cell_type: `"lstm"`, `"gru"` or `"simple_rnn"`.
+        cell_type: A registered cell type (`seq2seq.layers.cell_names()`).
         dropout: Dropout on the word representations and the RNN outputs.
         word_dropout: In training, the chance that a word id is replaced by
             the OOV id, so the model learns to tag unseen words.
@@ -265,9 +265,7 @@ class SequenceTagger(keras.Model):
         x = self.output_dropout(x, training=training)
         return self.scorer(x)
 
-    def compute_loss(
-        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
-    ):
+    def task_loss(self, x, y, y_pred, sample_weight=None):
         mask = self.mask_of(x)
         y_pred = tf.cast(y_pred, tf.float32)
         if self.crf is not None:
@@ -280,9 +278,7 @@ class SequenceTagger(keras.Model):
             loss = tf.reduce_sum(per_word * weights) / tf.maximum(
                 tf.reduce_sum(weights), 1.0
             )
-        return scale_for_replicas(
-            loss + (tf.add_n(self.losses) if self.losses else 0.0)
-        )
+        return loss
 
     def decode(self, potentials, mask):
         """Best tag ids `[batch, time]` (0 at padding) from the potentials."""
