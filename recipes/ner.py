@@ -194,10 +194,10 @@ def main(argv=None):
     iob2_tags = iob2_names(tag_names, config.model_scheme)
     words = [s.tokens for s in train_sentences]
     features = WordFeatures(
-        WordVocabulary.build(
+        WordVocabulary.from_sentences(
             words, config.min_count, None, config.lowercase, config.normalize_digits
         ),
-        CharacterVocabulary.build(words),
+        CharacterVocabulary.from_sentences(words),
         config.max_word_length,
     )
     long_words = sum(len(w) > config.max_word_length for s in words for w in s)

@@ -48,8 +48,8 @@ SERVE = textwrap.dedent(
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     features = WordFeatures(
-        WordVocabulary.build(TRAIN, lowercase=True),
-        CharacterVocabulary.build(TRAIN),
+        WordVocabulary.from_sentences(TRAIN, lowercase=True),
+        CharacterVocabulary.from_sentences(TRAIN),
         max_word_length=8,
     )
     allowed, start, end = transition_constraints(TAGS, "iobes")

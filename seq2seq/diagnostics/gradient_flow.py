@@ -155,8 +155,12 @@ def probe_states(layer: RNN, state_index: int = 0, tape=None):
     Yields:
         The list of perturbation tensors, one per call of `layer`.
 
+    >>> from seq2seq.layers import SimpleRNN
+    >>> layer = SimpleRNN(8)
+    >>> model = keras.Sequential([keras.Input((20, 3)), layer, keras.layers.Dense(1)])
+    >>> x, y = np.ones((4, 20, 3)), np.zeros((4, 1))
     >>> with tf.GradientTape() as tape, probe_states(layer, tape=tape) as probes:
-    ...     loss = loss_fn(y, model(x))
+    ...     loss = tf.reduce_mean(tf.square(model(x) - y))
     >>> tape.gradient(loss, probes[0]).shape  # ∂L/∂h(k): [batch, time, units]
     TensorShape([4, 20, 8])
     """
@@ -247,11 +251,14 @@ def hidden_state_gradients(
         the layer processes the steps (reversed with `go_backwards`). With
         `gates=True`, `(norms, {"W_<gate>h": [units, units] array})`.
 
-    >>> model = keras.Sequential([keras.Input((20, 3)), SimpleRNN(8), Dense(1)])
-    >>> norms = hidden_state_gradients(
-    ...     model, model.layers[0], x, y, keras.losses.MeanSquaredError())
-    >>> norms.shape
-    (20,)
+    >>> from seq2seq.layers import LSTM
+    >>> layer = LSTM(8)
+    >>> model = keras.Sequential([keras.Input((20, 3)), layer, keras.layers.Dense(1)])
+    >>> x, y = np.ones((4, 20, 3)), np.zeros((4, 1))
+    >>> norms, gates = hidden_state_gradients(
+    ...     model, layer, x, y, keras.losses.MeanSquaredError(), gates=True)
+    >>> norms.shape, list(gates), gates["W_fh"].shape
+    ((20,), ['W_ih', 'W_fh', 'W_ch', 'W_oh'], (8, 8))
     """
     loss_fn = loss_fn or _default_loss(model)
     names = list(recurrent_blocks(layer)) if gates else []
@@ -302,9 +309,11 @@ def spectral_radius(layer) -> dict[str, float]:
         of `recurrent_kernel`). Eigenvalues of `W` and `W^T` are the same, so
         Keras's `[units, blocks * units]` layout needs no transpose.
 
-    >>> layer = LSTM(8); layer(np.zeros((1, 2, 3)))
-    >>> sorted(spectral_radius(layer))
-    ['W_ch', 'W_fh', 'W_ih', 'W_oh']
+    >>> from seq2seq.layers import LSTM
+    >>> layer = LSTM(8)
+    >>> _ = layer(np.zeros((1, 2, 3)))
+    >>> list(spectral_radius(layer))
+    ['W_ih', 'W_fh', 'W_ch', 'W_oh']
     """
     return {
         name: float(np.max(np.abs(np.linalg.eigvals(block.numpy().astype("float64")))))
@@ -358,9 +367,12 @@ def gradient_norms(
     Returns:
         A `GradientNorms`.
 
-    >>> norms = gradient_norms(model, x, y, clip_norm=1.0, loss_fn=loss)
-    >>> norms.clipped_norm == min(norms.norm, 1.0)
-    True
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    >>> x, y = 10 * np.ones((4, 3)), np.zeros((4, 1))
+    >>> norms = gradient_norms(
+    ...     model, x, y, clip_norm=1.0, loss_fn=keras.losses.MeanSquaredError())
+    >>> norms.norm > 1.0, round(norms.clipped_norm, 5)
+    (True, 1.0)
     """
     if not clip_norm > 0:
         raise ValueError(f"clip_norm must be positive. Received: clip_norm={clip_norm}")
@@ -398,6 +410,7 @@ def plot_gradient_flow(
     Returns:
         `path`.
 
+    >>> norms = [1.0, 0.5, 0.25, 0.0]
     >>> plot_gradient_flow({"init": {"LSTM": norms}}, "flow.png")
     'flow.png'
     """

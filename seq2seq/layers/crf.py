@@ -55,8 +55,13 @@ class CRF(keras.layers.Layer):
         steps) and its score `[batch]`.
 
     >>> crf = CRF(5)
-    >>> tags, scores = crf(keras.random.normal((2, 7, 5)))
-    >>> loss = crf.negative_log_likelihood(potentials, gold_tags, mask)
+    >>> potentials = keras.random.normal((2, 7, 5))
+    >>> mask = tf.sequence_mask([7, 4], 7)
+    >>> tags, scores = crf(potentials, mask=mask)
+    >>> tags.shape, scores.shape
+    (TensorShape([2, 7]), TensorShape([2]))
+    >>> crf.negative_log_likelihood(potentials, tags, mask).shape  # [batch]
+    TensorShape([2])
     """
 
     def __init__(

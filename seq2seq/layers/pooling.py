@@ -51,7 +51,10 @@ class SequencePooling(keras.layers.Layer):
     >>> pooled, weights = pooling(
     ...     tf.ones([2, 5, 8]), mask=tf.sequence_mask([5, 3], 5),
     ...     return_attention_scores=True)
-    >>> pooled.shape, weights.shape  # (2, 8), (2, 5); weights[1, 3:] == 0
+    >>> pooled.shape, weights.shape
+    (TensorShape([2, 8]), TensorShape([2, 5]))
+    >>> weights[1].numpy().round(4)  # uniform over the 3 valid steps
+    array([0.3333, 0.3333, 0.3333, 0.    , 0.    ], dtype=float32)
     """
 
     def __init__(self, mode="mean", attention_units=None, **kwargs):

@@ -56,7 +56,10 @@ class TextClassifier(SequenceModel):
         Logits `[batch, num_classes]`, or `(logits, weights)`.
 
     >>> model = TextClassifier(8000, num_classes=2, pooling="attention")
+    >>> ids = np.array([[5, 42, 7, 0], [9, 0, 0, 0]])  # 0 is padding
     >>> logits, weights = model(ids, return_attention_scores=True)
+    >>> logits.shape, weights.numpy()[1]
+    (TensorShape([2, 2]), array([1., 0., 0., 0.], dtype=float32))
     """
 
     def __init__(

@@ -131,9 +131,18 @@ class SequenceTagger(SequenceModel):
         allowed_transitions, allowed_start, allowed_end: CRF constraints
             (see `seq2seq.layers.transition_constraints`).
 
-    >>> tagger = SequenceTagger(1000, 60, 9)
-    >>> potentials = tagger(features)  # features from WordFeatures
-    >>> tags = tagger.predict_tags(features)  # [batch, time]
+    >>> from seq2seq.text import CharacterVocabulary, WordFeatures, WordVocabulary
+    >>> sentences = [["Peter", "lives", "in", "Bonn"], ["EU", "talks"]]
+    >>> words = WordVocabulary.from_sentences(sentences, lowercase=True)
+    >>> characters = CharacterVocabulary.from_sentences(sentences)
+    >>> featurize = WordFeatures(words, characters, max_word_length=8)
+    >>> features = featurize(tf.ragged.constant(sentences))
+    >>> tagger = SequenceTagger(
+    ...     words.vocabulary_size(), characters.vocabulary_size(), num_tags=5)
+    >>> tagger(features).shape  # potentials [batch, time, num_tags]
+    TensorShape([2, 4, 5])
+    >>> tagger.predict_tags(features).numpy()[1]  # 0 at padding
+    array([..., ..., 0, 0], dtype=int32)
     """
 
     def __init__(

@@ -21,8 +21,8 @@ TAGS = ["O", "B-ORG", "I-ORG", "E-ORG", "S-ORG", "B-PER", "E-PER", "S-MISC"]
 @pytest.fixture(scope="module")
 def features():
     return WordFeatures(
-        WordVocabulary.build(SENTENCES, lowercase=True, normalize_digits=True),
-        CharacterVocabulary.build(SENTENCES),
+        WordVocabulary.from_sentences(SENTENCES, lowercase=True, normalize_digits=True),
+        CharacterVocabulary.from_sentences(SENTENCES),
         max_word_length=8,
     )
 
