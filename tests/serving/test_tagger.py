@@ -1,10 +1,5 @@
 """The tagger export: a fresh process without seq2seq, bad inputs, IOB2 out."""
 
-import json
-import subprocess
-import sys
-import textwrap
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -13,6 +8,7 @@ from seq2seq import serving
 from seq2seq.models import SequenceTagger
 from seq2seq.tagging_schemes import iob2_names, tags_to_spans, transition_constraints
 from seq2seq.text import CharacterVocabulary, WordFeatures, WordVocabulary
+from tests.serving.fresh_process import serve_in_fresh_process
 
 TRAIN = [["EU", "rejects", "German", "call"], ["Peter", "Blackburn", "visits", "Bonn"]]
 TAGS = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "E-LOC", "S-LOC"]
@@ -24,25 +20,6 @@ SENTENCES = [
     "日本語 ÆØÅ Zyxwv",  # words and characters never seen
 ]
 INVALID_UTF8 = b"\xff\xfe Bonn \xc3"
-
-SERVE = textwrap.dedent(
-    """
-    import json, sys
-    import tensorflow as tf
-    assert "seq2seq" not in sys.modules
-    serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
-    texts = [t.encode() for t in json.loads(sys.argv[2])] + [bytes.fromhex(sys.argv[3])]
-    results = []
-    for batch in (texts, texts[:1], []):
-        out = serve(text=tf.constant(batch, dtype=tf.string))
-        results.append({
-            "tags": [[t.decode() for t in row] for row in out["tags"].numpy()],
-            "lengths": out["lengths"].numpy().tolist(),
-        })
-    assert "seq2seq" not in sys.modules
-    print(json.dumps(results))
-    """
-)
 
 
 @pytest.fixture(scope="module")
@@ -94,21 +71,11 @@ def test_iob2_names_map_iobes_tag_by_tag():
 
 def test_export_runs_in_a_fresh_process_without_seq2seq(exported):
     path, model, features, iob2 = exported
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            SERVE,
-            str(path),
-            json.dumps(SENTENCES),
-            INVALID_UTF8.hex(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    texts = [*SENTENCES, INVALID_UTF8]
+    # A tagger's export needs TensorFlow alone, not even tensorflow_text.
+    full, single, empty = serve_in_fresh_process(
+        path, [texts, texts[:1], []], text_ops=False
     )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    full, single, empty = json.loads(completed.stdout.strip().splitlines()[-1])
 
     lengths = [len(s.split()) for s in SENTENCES] + [3]  # the invalid bytes: 3 words
     assert full["lengths"] == lengths
@@ -121,7 +88,7 @@ def test_export_runs_in_a_fresh_process_without_seq2seq(exported):
     for row, want, length in zip(rows, expected, lengths[:-1], strict=True):
         assert row[:length] == want
     assert single["tags"][0][: lengths[0]] == full["tags"][0][: lengths[0]]
-    assert empty == {"tags": [], "lengths": []}
+    assert empty["tags"] == empty["lengths"] == []
 
 
 def test_padding_words_do_not_change_the_tags(exported):
