@@ -261,7 +261,10 @@ def hidden_state_gradients(
     ((20,), ['W_ih', 'W_fh', 'W_ch', 'W_oh'], (8, 8))
     """
     loss_fn = loss_fn or _default_loss(model)
-    names = list(recurrent_blocks(layer)) if gates else []
+    if not model.built:
+        # Building may trace the call symbolically (a second call of the
+        # layer): build first, outside the probe.
+        model(inputs, training=False)
     with (
         tf.GradientTape() as tape,
         probe_states(layer, state_index, tape) as perturbations,
@@ -273,8 +276,10 @@ def hidden_state_gradients(
             f"layer must be called exactly once by the model. Received: "
             f"{len(perturbations)} calls of {layer.name!r}"
         )
-    sources = [perturbations[0]] + ([layer.cell.recurrent_kernel] if gates else [])
+    kernel = getattr(layer.cell, "recurrent_kernel", None) if gates else None
+    sources = [perturbations[0]] + ([kernel] if kernel is not None else [])
     gradient, *kernel_gradient = tape.gradient(loss, sources)
+    kernel_gradient = kernel_gradient or [None]
     if gradient is None:  # the loss does not depend on the layer
         gradient = tf.zeros_like(perturbations[0])
     squares = tf.reduce_sum(tf.square(tf.cast(gradient, tf.float64)), axis=-1)
@@ -283,6 +288,7 @@ def hidden_state_gradients(
     norms = np.sqrt(squares.numpy())
     if not gates:
         return norms
+    names = list(recurrent_blocks(layer))  # the layer is built by now
     kernel_gradient = kernel_gradient[0]
     if kernel_gradient is None:
         kernel_gradient = tf.zeros_like(layer.cell.recurrent_kernel)
