@@ -129,7 +129,7 @@ class SequenceTagger(SequenceModel):
             the OOV id, so the model learns to tag unseen words.
         head: `"crf"` or `"softmax"`.
         allowed_transitions, allowed_start, allowed_end: CRF constraints
-            (see `seq2seq.layers.transition_constraints`).
+            (see `seq2seq.tagging_schemes.transition_constraints`).
 
     >>> from seq2seq.text import CharacterVocabulary, WordFeatures, WordVocabulary
     >>> sentences = [["Peter", "lives", "in", "Bonn"], ["EU", "talks"]]
