@@ -37,6 +37,7 @@ one core (`taskset -c 0`) to compare with OpenNMT-tf's figure on that core.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import platform
 import statistics
@@ -48,7 +49,7 @@ import numpy as np
 import tensorflow as tf
 
 from seq2seq import data, training
-from seq2seq.models import EncoderDecoder
+from seq2seq.models import EncoderDecoder, SequenceModel
 from seq2seq.models.losses import token_cross_entropy
 from seq2seq.text.sentencepiece_trainer import sentencepiece_tokenizer
 
@@ -215,7 +216,8 @@ def run_path(name, args, pairs, tokenizer, folder):
     model = build_model(args, tokenizer.vocabulary_size(), next(iter(batches))[0])
     model.decoder.fused = new
     if not new:
-        model.training_loss = None  # the Trainer then projects every position
+        # The base class's: logits at every position, then the loss.
+        model.batch_task_loss = functools.partial(SequenceModel.batch_task_loss, model)
     config = training.TrainingConfig(
         epochs=1,
         output_dir=os.path.join(folder, name),

@@ -52,8 +52,8 @@ import tensorflow as tf  # noqa: E402
 
 from seq2seq import data, serving  # noqa: E402
 from seq2seq.evaluation import entity_scores  # noqa: E402
-from seq2seq.layers import transition_constraints  # noqa: E402
 from seq2seq.models import SequenceTagger  # noqa: E402
+from seq2seq.tagging_schemes import iob2_names, transition_constraints  # noqa: E402
 from seq2seq.text import CharacterVocabulary, WordFeatures, WordVocabulary  # noqa: E402
 from seq2seq.training import (  # noqa: E402
     EvaluationCallback,
@@ -191,13 +191,13 @@ def main(argv=None):
     tag_names = data.scheme_tags(train_sentences, config.model_scheme)
     data.tagging.check_tags(valid_sentences, tag_names, config.valid or "valid")
     data.tagging.check_tags(test_sentences, tag_names, config.test or "test")
-    iob2_tags = serving.iob2_names(tag_names, config.model_scheme)
+    iob2_tags = iob2_names(tag_names, config.model_scheme)
     words = [s.tokens for s in train_sentences]
     features = WordFeatures(
-        WordVocabulary.build(
+        WordVocabulary.from_sentences(
             words, config.min_count, None, config.lowercase, config.normalize_digits
         ),
-        CharacterVocabulary.build(words),
+        CharacterVocabulary.from_sentences(words),
         config.max_word_length,
     )
     long_words = sum(len(w) > config.max_word_length for s in words for w in s)

@@ -137,16 +137,6 @@ def export_translator(model, tokenizer, path, **options):
     return _write_text_export(path, translator.serve, model, tokenizer)
 
 
-def iob2_names(tag_names, scheme):
-    """Tag names as IOB2: IOBES maps tag by tag (S- to B-, E- to I-)."""
-    if scheme == "iob2":
-        return list(tag_names)
-    if scheme != "iobes":
-        raise ValueError(f"scheme must be 'iob2' or 'iobes'. Received: {scheme!r}")
-    mapping = {"S": "B", "E": "I", "B": "B", "I": "I"}
-    return [tag if tag == "O" else mapping[tag[0]] + tag[1:] for tag in tag_names]
-
-
 class Tagger(tf.Module):
     """Sentences in, one tag per whitespace-separated word out.
 

@@ -6,15 +6,11 @@ file, the line and the problem; filters count and report what they drop.
 
 from seq2seq.data import classification, synthetic, tagging, translation
 from seq2seq.data.conll import (
-    SCHEMES,
     Sentence,
     conll_dataset,
     conll_from_hf,
-    convert_tags,
     read_conll,
     scheme_tags,
-    spans_to_tags,
-    tags_to_spans,
 )
 from seq2seq.data.files import DataError, read_lines, rows_dataset
 from seq2seq.data.labelled import labelled_text, labelled_text_from_hf
@@ -31,7 +27,6 @@ from seq2seq.data.transforms import (
 )
 
 __all__ = [
-    "SCHEMES",
     "DataError",
     "LengthFilter",
     "Sentence",
@@ -40,7 +35,6 @@ __all__ = [
     "bucket_by_length",
     "conll_dataset",
     "conll_from_hf",
-    "convert_tags",
     "labelled_text",
     "labelled_text_from_hf",
     "parallel_text_files",
@@ -51,9 +45,7 @@ __all__ = [
     "rows_dataset",
     "scheme_tags",
     "shuffle_cache_prefetch",
-    "spans_to_tags",
     "synthetic",
     "tagging",
-    "tags_to_spans",
     "translation",
 ]

@@ -1,4 +1,4 @@
-"""CoNLL column files and the IOB1 / IOB2 / IOBES tag schemes."""
+"""CoNLL column files (their tags in a scheme of `seq2seq.tagging_schemes`)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,14 @@ import os
 import tensorflow as tf
 
 from seq2seq.data.files import DataError, logger, read_lines, rows_dataset
-
-SCHEMES = ("iob1", "iob2", "iobes")
-_PREFIXES = {"iob1": "BI", "iob2": "BI", "iobes": "BIES"}
+from seq2seq.tagging_schemes import (
+    TagError,
+    check_scheme,
+    spans_to_tags,
+    split_tag,
+    tag_names,
+    tags_to_spans,
+)
 
 
 @dataclasses.dataclass
@@ -18,106 +23,6 @@ class Sentence:
     tokens: list[str]
     tags: list[str]
     line: int  # line number of the first token, for messages
-
-
-class TagError(ValueError):
-    """A tag, or a tag sequence, that the scheme does not allow."""
-
-    def __init__(self, position: int, problem: str):
-        super().__init__(f"position {position}: {problem}")
-        self.position = position
-
-
-def _check_scheme(scheme):
-    if scheme not in SCHEMES:
-        raise ValueError(f"scheme must be one of {list(SCHEMES)}. Received: {scheme!r}")
-
-
-def split_tag(tag, scheme):
-    """`("B", "PER")` for `B-PER`, `("O", None)` for `O`; raises if malformed."""
-    if tag == "O":
-        return "O", None
-    prefix, dash, kind = tag.partition("-")
-    if not dash or not kind or prefix not in _PREFIXES[scheme]:
-        raise ValueError(
-            f"tag {tag!r} fits no {scheme.upper()} tag (O or "
-            f"{'/'.join(_PREFIXES[scheme])}-TYPE)"
-        )
-    return prefix, kind
-
-
-def tags_to_spans(tags, scheme):
-    """Entity spans `[(type, start, end_exclusive)]` of a tag sequence.
-
-    Raises:
-        TagError: with the position, for a malformed tag or (IOB2, IOBES) a
-            sequence the scheme does not allow, such as `O I-PER` in IOB2.
-    """
-    _check_scheme(scheme)
-    spans, open_kind, start = [], None, 0
-
-    def close(end):
-        nonlocal open_kind
-        if open_kind is not None:
-            spans.append((open_kind, start, end))
-        open_kind = None
-
-    for position, tag in enumerate(tags):
-        try:
-            prefix, kind = split_tag(tag, scheme)
-        except ValueError as error:
-            raise TagError(position, str(error)) from None
-        continues = open_kind == kind and prefix in ("I", "E")
-        if scheme == "iobes" and open_kind is not None and not continues:
-            raise TagError(
-                position,
-                f"{tag!r} follows an unclosed {open_kind} entity; IOBES closes "
-                "every entity with E- (or marks it S-)",
-            )
-        if scheme != "iob1" and prefix in ("I", "E") and not continues:
-            previous = tags[position - 1] if position else None
-            raise TagError(
-                position,
-                f"{tag!r} does not continue an entity of type {kind} (previous "
-                f"tag {previous!r}), which {scheme.upper()} requires",
-            )
-        if prefix == "O":
-            close(position)
-        elif prefix in ("B", "S") or not continues:
-            close(position)
-            open_kind, start = kind, position
-        if prefix in ("E", "S"):
-            close(position + 1)
-    if scheme == "iobes" and open_kind is not None:
-        raise TagError(
-            len(tags) - 1,
-            f"entity {open_kind} is not closed with E- or S-, which IOBES requires",
-        )
-    close(len(tags))
-    return spans
-
-
-def spans_to_tags(spans, length, scheme):
-    """The tag sequence of `length` tokens with these entity spans."""
-    _check_scheme(scheme)
-    tags = ["O"] * length
-    previous_end, previous_kind = None, None
-    for kind, start, end in spans:
-        if scheme == "iobes" and end - start == 1:
-            tags[start] = f"S-{kind}"
-        else:
-            tags[start:end] = [f"I-{kind}"] * (end - start)
-            if scheme == "iobes":
-                tags[start], tags[end - 1] = f"B-{kind}", f"E-{kind}"
-            elif scheme == "iob2" or (previous_end == start and previous_kind == kind):
-                tags[start] = f"B-{kind}"
-        previous_end, previous_kind = end, kind
-    return tags
-
-
-def convert_tags(tags, from_scheme, to_scheme):
-    """`tags` rewritten from one scheme to another, same entities."""
-    return spans_to_tags(tags_to_spans(tags, from_scheme), len(tags), to_scheme)
 
 
 def read_conll(path, scheme="iob2", tag_column=-1, convert_to=None) -> list[Sentence]:
@@ -138,9 +43,9 @@ def read_conll(path, scheme="iob2", tag_column=-1, convert_to=None) -> list[Sent
             token line, a tag column that does not exist, or a tag (or tag
             sequence) that fits no scheme.
     """
-    _check_scheme(scheme)
+    check_scheme(scheme)
     if convert_to is not None:
-        _check_scheme(convert_to)
+        check_scheme(convert_to)
     path = os.fspath(path)
     sentences, tokens, tags, lines_of_tokens = [], [], [], []
     columns = None
@@ -218,7 +123,7 @@ def conll_from_hf(
     """
     import datasets
 
-    _check_scheme(scheme)
+    check_scheme(scheme)
     records = datasets.load_dataset(name, config, split=split, data_files=data_files)
     where = f"{name} ({split})"
     for column in (tokens_column, tags_column):
@@ -265,8 +170,6 @@ def scheme_tags(sentences: list[Sentence], scheme) -> list[str]:
     A tagger trained on these can output a tag its training data happened
     not to contain (an `I-MISC` after a one-word-only type, say).
     """
-    _check_scheme(scheme)
-    kinds = sorted(
-        {split_tag(tag, scheme)[1] for s in sentences for tag in s.tags} - {None}
-    )
-    return ["O"] + [f"{p}-{kind}" for kind in kinds for p in _PREFIXES[scheme]]
+    check_scheme(scheme)
+    kinds = {split_tag(tag, scheme)[1] for s in sentences for tag in s.tags} - {None}
+    return tag_names(sorted(kinds), scheme)

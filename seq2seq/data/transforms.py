@@ -1,6 +1,14 @@
 """Composable `tf.data` transforms: each returns a function for `ds.apply`.
 
->>> ds = ds.apply(length_filter).apply(bucket_by_length([16, 32, 64], batch_size=32))
+>>> ds = tf.data.Dataset.from_generator(
+...     lambda: ([1] * n for n in (2, 9, 3, 70, 12)),
+...     output_signature=tf.TensorSpec([None], tf.int32))
+>>> keep = LengthFilter(max_length=63)
+>>> ds = ds.apply(keep).apply(bucket_by_length([8, 16, 64], batch_size=2))
+>>> [batch.shape for batch in ds.as_numpy_iterator()]
+[(2, 7), (2, 15)]
+>>> keep.report()
+'examples: kept 4, dropped 1 (length outside [1, 63])'
 """
 
 from __future__ import annotations
@@ -31,10 +39,13 @@ class LengthFilter:
             in the element (for a `(source, target)` pair, the longer side).
         name: Says what was filtered, in the report.
 
-    >>> keep = LengthFilter(max_length=100, name="train pairs")
-    >>> ds = ds.apply(keep)
-    >>> ...  # iterate
-    >>> keep.report()  # "train pairs: kept 28971, dropped 29 (length outside [1, 100])"
+    >>> pairs = tf.data.Dataset.from_tensor_slices(([[1, 2, 0], [3, 0, 0]], [0, 1]))
+    >>> keep = LengthFilter(2, length_fn=lambda p: tf.math.count_nonzero(p[0]),
+    ...                     name="train pairs")
+    >>> len(list(pairs.apply(keep)))  # iterating counts
+    2
+    >>> keep.report()
+    'train pairs: kept 2, dropped 0 (length outside [1, 2])'
     """
 
     def __init__(self, max_length, min_length=1, length_fn=None, name="examples"):

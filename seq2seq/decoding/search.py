@@ -22,7 +22,11 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-NEG_INF = -1e9
+from seq2seq.layers import masking
+
+# Log-probabilities are float32 here: the fill of a hypothesis or token
+# that must never be chosen.
+NEG_INF = masking.mask_fill_value(tf.float32)
 
 
 def _call_step(step, ids, state):

@@ -52,9 +52,15 @@ def attention_weights(model, source_ids, target_in) -> np.ndarray:
     Returns:
         `[batch, target_len, source_len]` NumPy array.
 
+    >>> from seq2seq.models import EncoderDecoder
+    >>> model = EncoderDecoder(20, 20, embedding_size=8, units=8)
+    >>> source_ids = np.array([[5, 6, 7, 0], [5, 6, 7, 8], [9, 0, 0, 0]])
+    >>> target_in = np.array([[1, 4, 4, 0, 0], [1, 4, 4, 4, 4], [1, 4, 0, 0, 0]])
     >>> weights = attention_weights(model, source_ids, target_in)
     >>> weights.shape  # [batch, target_len, source_len]
     (3, 5, 4)
+    >>> weights[0].sum(axis=1).round(6)  # 3 valid target positions, then padding
+    array([1., 1., 1., 0., 0.], dtype=float32)
     """
     source_ids = tf.convert_to_tensor(source_ids)
     target_in = tf.convert_to_tensor(target_in)
@@ -94,7 +100,8 @@ def plot_attention(
     Returns:
         `path`.
 
-    >>> plot_attention(weights[0], ["▁5", "▁May"], ["<s>", "2020"], "map.png")
+    >>> weights = np.array([[0.9, 0.1], [0.2, 0.8]])
+    >>> plot_attention(weights, ["▁5", "▁May"], ["<s>", "2020"], "map.png")
     'map.png'
     """
     import matplotlib

@@ -10,16 +10,34 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from seq2seq.layers import GRUCell, LSTMCell, SimpleRNNCell
+from seq2seq.layers.cell_registry import cell_type_of
 from seq2seq.layers.rnn import RNN, call_cell, output_size, state_sizes
 
-# The square blocks of `recurrent_kernel`, named as in the cells' equations,
-# in Keras's column order.
-RECURRENT_BLOCKS = {
-    SimpleRNNCell: ("W_hh",),
-    LSTMCell: ("W_ih", "W_fh", "W_ch", "W_oh"),
-    GRUCell: ("W_zh", "W_rh", "W_nh"),
-}
+
+def recurrent_blocks(layer) -> dict[str, tf.Tensor]:
+    """The square blocks of a cell's `recurrent_kernel`, by gate name.
+
+    The names come from the cell's registration (`register_cell(...,
+    gate_names=...)`): block g is `W_<g>h`, e.g. `W_ih, W_fh, W_ch, W_oh` for
+    an LSTM, `W_zh, W_rh, W_nh` for a GRU, `W_hh` for a vanilla RNN.
+
+    Args:
+        layer: One of our `RNN` layers, or its cell (built).
+
+    Returns:
+        `{name: [units, units] tensor}` in column order.
+    """
+    cell = layer.cell if isinstance(layer, RNN) else layer
+    spec = cell_type_of(cell)
+    kernel = getattr(cell, "recurrent_kernel", None)
+    if spec is None or spec.gate_names is None or kernel is None:
+        raise ValueError(
+            "The layer's cell must be built, have a `recurrent_kernel` and be "
+            "registered with gate names (seq2seq.layers.register_cell(name, "
+            f"cell_class, gate_names=...)). Received: {layer!r}"
+        )
+    blocks = tf.split(tf.convert_to_tensor(kernel), len(spec.gate_names), axis=1)
+    return {f"W_{gate}h": b for gate, b in zip(spec.gate_names, blocks, strict=True)}
 
 
 class _StateProbe:
@@ -137,8 +155,12 @@ def probe_states(layer: RNN, state_index: int = 0, tape=None):
     Yields:
         The list of perturbation tensors, one per call of `layer`.
 
+    >>> from seq2seq.layers import SimpleRNN
+    >>> layer = SimpleRNN(8)
+    >>> model = keras.Sequential([keras.Input((20, 3)), layer, keras.layers.Dense(1)])
+    >>> x, y = np.ones((4, 20, 3)), np.zeros((4, 1))
     >>> with tf.GradientTape() as tape, probe_states(layer, tape=tape) as probes:
-    ...     loss = loss_fn(y, model(x))
+    ...     loss = tf.reduce_mean(tf.square(model(x) - y))
     >>> tape.gradient(loss, probes[0]).shape  # ∂L/∂h(k): [batch, time, units]
     TensorShape([4, 20, 8])
     """
@@ -186,7 +208,8 @@ def hidden_state_gradients(
     state_index: int = 0,
     per_example: bool = False,
     training: bool = False,
-) -> np.ndarray:
+    gates: bool = False,
+):
     """The norm of ∂L/∂h(k) at every time step k of one recurrent layer.
 
     ∂L/∂h(k) is the total derivative through the recurrence: how the loss
@@ -218,18 +241,30 @@ def hidden_state_gradients(
         per_example: Return `[batch, time]`, each example's norm, instead of
             `[time]`, the norm over the whole batch.
         training: The `training` flag of the model call (dropout).
+        gates: Also return the gradient of the loss with respect to each
+            gate's block of the cell's `recurrent_kernel`, named by the gate
+            names the cell was registered with (`W_<gate>h`, as
+            `spectral_radius` names them), from the same backward pass.
 
     Returns:
         `[time]` (or `[batch, time]`) float64 NumPy array; step k in the order
-        the layer processes the steps (reversed with `go_backwards`).
+        the layer processes the steps (reversed with `go_backwards`). With
+        `gates=True`, `(norms, {"W_<gate>h": [units, units] array})`.
 
-    >>> model = keras.Sequential([keras.Input((20, 3)), SimpleRNN(8), Dense(1)])
-    >>> norms = hidden_state_gradients(
-    ...     model, model.layers[0], x, y, keras.losses.MeanSquaredError())
-    >>> norms.shape
-    (20,)
+    >>> from seq2seq.layers import LSTM
+    >>> layer = LSTM(8)
+    >>> model = keras.Sequential([keras.Input((20, 3)), layer, keras.layers.Dense(1)])
+    >>> x, y = np.ones((4, 20, 3)), np.zeros((4, 1))
+    >>> norms, gates = hidden_state_gradients(
+    ...     model, layer, x, y, keras.losses.MeanSquaredError(), gates=True)
+    >>> norms.shape, list(gates), gates["W_fh"].shape
+    ((20,), ['W_ih', 'W_fh', 'W_ch', 'W_oh'], (8, 8))
     """
     loss_fn = loss_fn or _default_loss(model)
+    if not model.built:
+        # Building may trace the call symbolically (a second call of the
+        # layer): build first, outside the probe.
+        model(inputs, training=False)
     with (
         tf.GradientTape() as tape,
         probe_states(layer, state_index, tape) as perturbations,
@@ -241,13 +276,24 @@ def hidden_state_gradients(
             f"layer must be called exactly once by the model. Received: "
             f"{len(perturbations)} calls of {layer.name!r}"
         )
-    gradient = tape.gradient(loss, perturbations[0])
+    kernel = getattr(layer.cell, "recurrent_kernel", None) if gates else None
+    sources = [perturbations[0]] + ([kernel] if kernel is not None else [])
+    gradient, *kernel_gradient = tape.gradient(loss, sources)
+    kernel_gradient = kernel_gradient or [None]
     if gradient is None:  # the loss does not depend on the layer
         gradient = tf.zeros_like(perturbations[0])
     squares = tf.reduce_sum(tf.square(tf.cast(gradient, tf.float64)), axis=-1)
     if not per_example:
         squares = tf.reduce_sum(squares, axis=0)
-    return np.sqrt(squares.numpy())
+    norms = np.sqrt(squares.numpy())
+    if not gates:
+        return norms
+    names = list(recurrent_blocks(layer))  # the layer is built by now
+    kernel_gradient = kernel_gradient[0]
+    if kernel_gradient is None:
+        kernel_gradient = tf.zeros_like(layer.cell.recurrent_kernel)
+    blocks = np.split(np.asarray(kernel_gradient), len(names), axis=1)
+    return norms, dict(zip(names, blocks, strict=True))
 
 
 def spectral_radius(layer) -> dict[str, float]:
@@ -269,25 +315,15 @@ def spectral_radius(layer) -> dict[str, float]:
         of `recurrent_kernel`). Eigenvalues of `W` and `W^T` are the same, so
         Keras's `[units, blocks * units]` layout needs no transpose.
 
-    >>> layer = LSTM(8); layer(np.zeros((1, 2, 3)))
-    >>> sorted(spectral_radius(layer))
-    ['W_ch', 'W_fh', 'W_ih', 'W_oh']
+    >>> from seq2seq.layers import LSTM
+    >>> layer = LSTM(8)
+    >>> _ = layer(np.zeros((1, 2, 3)))
+    >>> list(spectral_radius(layer))
+    ['W_ih', 'W_fh', 'W_ch', 'W_oh']
     """
-    cell = layer.cell if isinstance(layer, RNN) else layer
-    names = next(
-        (blocks for kind, blocks in RECURRENT_BLOCKS.items() if isinstance(cell, kind)),
-        None,
-    )
-    if names is None or not getattr(cell, "built", False):
-        raise ValueError(
-            "spectral_radius needs a built SimpleRNN, LSTM or GRU layer (or "
-            f"cell) from seq2seq.layers. Received: {layer!r}"
-        )
-    kernel = tf.convert_to_tensor(cell.recurrent_kernel).numpy().astype("float64")
-    blocks = np.split(kernel, len(names), axis=1)
     return {
-        name: float(np.max(np.abs(np.linalg.eigvals(block))))
-        for name, block in zip(names, blocks, strict=True)
+        name: float(np.max(np.abs(np.linalg.eigvals(block.numpy().astype("float64")))))
+        for name, block in recurrent_blocks(layer).items()
     }
 
 
@@ -337,9 +373,12 @@ def gradient_norms(
     Returns:
         A `GradientNorms`.
 
-    >>> norms = gradient_norms(model, x, y, clip_norm=1.0, loss_fn=loss)
-    >>> norms.clipped_norm == min(norms.norm, 1.0)
-    True
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    >>> x, y = 10 * np.ones((4, 3)), np.zeros((4, 1))
+    >>> norms = gradient_norms(
+    ...     model, x, y, clip_norm=1.0, loss_fn=keras.losses.MeanSquaredError())
+    >>> norms.norm > 1.0, round(norms.clipped_norm, 5)
+    (True, 1.0)
     """
     if not clip_norm > 0:
         raise ValueError(f"clip_norm must be positive. Received: clip_norm={clip_norm}")
@@ -377,6 +416,7 @@ def plot_gradient_flow(
     Returns:
         `path`.
 
+    >>> norms = [1.0, 0.5, 0.25, 0.0]
     >>> plot_gradient_flow({"init": {"LSTM": norms}}, "flow.png")
     'flow.png'
     """

@@ -9,7 +9,13 @@ and layout of Keras's built-in layers, so
 
 from seq2seq.layers.attention import Attention, BahdanauAttention, LuongAttention
 from seq2seq.layers.bidirectional import Bidirectional
-from seq2seq.layers.crf import CRF, transition_constraints
+from seq2seq.layers.cell_registry import (
+    CellType,
+    cell_names,
+    get_cell_type,
+    register_cell,
+)
+from seq2seq.layers.crf import CRF
 from seq2seq.layers.gru import GRU, GRUCell
 from seq2seq.layers.lstm import LSTM, LSTMCell
 from seq2seq.layers.pooling import POOLING_MODES, SequencePooling
@@ -26,6 +32,7 @@ __all__ = [
     "RNN",
     "Bidirectional",
     "CRF",
+    "CellType",
     "CellRNN",
     "GRUCell",
     "LSTMCell",
@@ -35,5 +42,7 @@ __all__ = [
     "POOLING_MODES",
     "SequencePooling",
     "StackedRNNCells",
-    "transition_constraints",
+    "cell_names",
+    "get_cell_type",
+    "register_cell",
 ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from seq2seq.layers import validation
+from seq2seq import validation
+from seq2seq.layers import masking
 
 
 class Attention(keras.layers.Layer):
@@ -51,7 +52,7 @@ class Attention(keras.layers.Layer):
         scores = self.score(query, keys)
         if memory_mask is not None:
             valid = tf.cast(memory_mask, tf.bool)[:, tf.newaxis, :]
-            scores = tf.where(valid, scores, tf.cast(-1e9, scores.dtype))
+            scores = masking.fill_masked(scores, valid)
         weights = tf.nn.softmax(scores, axis=-1)
         if memory_mask is not None:
             weights = tf.where(valid, weights, tf.zeros_like(weights))

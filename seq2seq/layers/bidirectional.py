@@ -5,7 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from seq2seq.layers import masking, validation
+from seq2seq import validation
+from seq2seq.layers import masking
 from seq2seq.layers.rnn import RNN
 
 MERGE_MODES = ("concat", "sum", "ave", "mul", None)
@@ -68,6 +69,7 @@ class Bidirectional(keras.layers.Layer):
         `return_state`, followed by the forward then the backward final
         states.
 
+    >>> from seq2seq.layers import LSTM
     >>> layer = Bidirectional(LSTM(8, return_sequences=True), merge_mode="sum")
     >>> layer(np.zeros((2, 5, 3))).shape
     TensorShape([2, 5, 8])

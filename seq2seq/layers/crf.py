@@ -1,4 +1,4 @@
-"""A linear-chain conditional random field, and tag-scheme constraints.
+"""A linear-chain conditional random field.
 
 Written here because Keras 3 has no CRF: TensorFlow Addons (whose
 `tfa.text.crf_*` functions were the usual choice) reached end of life, its
@@ -11,60 +11,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from seq2seq.data.conll import SCHEMES, split_tag
-from seq2seq.layers import validation
-
-# Added to the score of a forbidden transition. Large enough that no allowed
-# path ever loses to a forbidden one, small enough to stay finite (and keep
-# gradients finite) in float32 log-space sums.
-FORBIDDEN = -1e4
-
-
-def transition_constraints(tag_names, scheme):
-    """Which tag may follow which, start a sentence and end one, in a scheme.
-
-    - IOB2: `I-X` only after `B-X` or `I-X`, never first.
-    - IOB1: `I-X` anywhere; `B-X` only right after `I-X` or `B-X` (it
-      separates two adjacent entities of one type), never first.
-    - IOBES: `I-X`/`E-X` only after `B-X`/`I-X`; `B-X`, `S-X` and `O` only
-      after `O`, `E-*` or `S-*`; the first tag is `O`, `B-*` or `S-*`; the
-      last is `O`, `E-*` or `S-*`.
-
-    Args:
-        tag_names: The tags, in id order.
-        scheme: `"iob1"`, `"iob2"` or `"iobes"`.
-
-    Returns:
-        `(allowed_transitions, allowed_start, allowed_end)` as nested lists of
-        booleans: `allowed_transitions[i][j]` says whether tag j may follow
-        tag i.
-
-    >>> allowed, start, end = transition_constraints(["O", "B-PER", "I-PER"], "iob2")
-    >>> allowed[0][2], start[2]
-    (False, False)
-    """
-    validation.one_of("scheme", scheme, SCHEMES)
-    parts = [split_tag(tag, scheme) for tag in tag_names]
-
-    def may_follow(previous, current):
-        (p, pk), (c, ck) = previous, current
-        if scheme == "iob2":
-            return c != "I" or (p in "BI" and pk == ck)
-        if scheme == "iob1":
-            return c != "B" or (p in "BI" and pk == ck)
-        inside = p in "BI"  # IOBES: B-X and I-X must be continued by I-X or E-X
-        if inside:
-            return c in "IE" and pk == ck
-        return c in "OBS"
-
-    allowed = [[may_follow(p, c) for c in parts] for p in parts]
-    if scheme == "iobes":
-        start = [p in "OBS" for p, _ in parts]
-        end = [p in "OES" for p, _ in parts]
-    else:
-        start = [p != ("I" if scheme == "iob2" else "B") for p, _ in parts]
-        end = [True] * len(parts)
-    return allowed, start, end
+from seq2seq import validation
+from seq2seq.layers import masking
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -79,9 +27,11 @@ class CRF(keras.layers.Layer):
 
     and `p(y | x) = exp(s(x, y)) / Z(x)`, with the log-partition `log Z(x)`
     summed over every path by the forward algorithm in log space.
-    Forbidden transitions (see `transition_constraints`) get a fixed
-    `FORBIDDEN` score added, in training and in decoding alike, so the
-    model never spends probability on them and Viterbi never picks them.
+    Forbidden transitions (see `seq2seq.tagging_schemes`'s
+    `transition_constraints`) score `masking.mask_fill_value(dtype)` in the
+    potentials' dtype (finite, and exp of it is 0), in training and in
+    decoding alike, so the model never spends probability on them and Viterbi
+    never picks them.
 
     Masks: boolean `[batch, time]`, True at real tokens, right-padded. A
     sequence ends at its last valid step (that is where `end` applies);
@@ -105,8 +55,13 @@ class CRF(keras.layers.Layer):
         steps) and its score `[batch]`.
 
     >>> crf = CRF(5)
-    >>> tags, scores = crf(keras.random.normal((2, 7, 5)))
-    >>> loss = crf.negative_log_likelihood(potentials, gold_tags, mask)
+    >>> potentials = keras.random.normal((2, 7, 5))
+    >>> mask = tf.sequence_mask([7, 4], 7)
+    >>> tags, scores = crf(potentials, mask=mask)
+    >>> tags.shape, scores.shape
+    (TensorShape([2, 7]), TensorShape([2]))
+    >>> crf.negative_log_likelihood(potentials, tags, mask).shape  # [batch]
+    TensorShape([2])
     """
 
     def __init__(
@@ -160,23 +115,26 @@ class CRF(keras.layers.Layer):
             name="end_transitions", shape=(n,), initializer="zeros"
         )
 
-    def _penalty(self, allowed):
-        if allowed is None:
-            return 0.0
-        return tf.where(tf.constant(allowed), tf.constant(0.0, self.dtype), FORBIDDEN)
+    def scores(self, dtype=None):
+        """`(transitions, start, end)` in `dtype`, forbidden entries filled.
 
-    def scores(self):
-        """`(transitions, start, end)` with the constraints' penalties added."""
+        A forbidden entry is replaced by `masking.mask_fill_value(dtype)`
+        after the cast, so it stays finite in float16 too.
+
+        Args:
+            dtype: The dtype of the potentials (default: the weights').
+        """
         if not self.built:  # the methods may be used without calling the layer
             self.build()
             self.built = True
-        return (
-            tf.convert_to_tensor(self.transitions)
-            + self._penalty(self.allowed_transitions),
-            tf.convert_to_tensor(self.start_transitions)
-            + self._penalty(self.allowed_start),
-            tf.convert_to_tensor(self.end_transitions)
-            + self._penalty(self.allowed_end),
+        dtype = dtype or self.dtype
+        weights = (self.transitions, self.start_transitions, self.end_transitions)
+        allowed = (self.allowed_transitions, self.allowed_start, self.allowed_end)
+        return tuple(
+            tf.cast(weight, dtype)
+            if allowed is None
+            else masking.fill_masked(tf.cast(weight, dtype), tf.constant(allowed))
+            for weight, allowed in zip(weights, allowed, strict=True)
         )
 
     @staticmethod
@@ -198,9 +156,8 @@ class CRF(keras.layers.Layer):
     def log_partition(self, potentials, mask=None):
         """`log Z(x)` `[batch]`, by the forward algorithm in log space."""
         potentials, mask, lengths = self._prepare(potentials, mask)
-        transitions, start, end = self.scores()
-        transitions = tf.cast(transitions, potentials.dtype)
-        alpha = tf.cast(start, potentials.dtype) + potentials[:, 0]
+        transitions, start, end = self.scores(potentials.dtype)
+        alpha = start + potentials[:, 0]
 
         def forward(alpha, step):
             scores, valid = step
@@ -213,13 +170,13 @@ class CRF(keras.layers.Layer):
             tf.transpose(mask[:, 1:]),
         )
         alpha = tf.foldl(forward, steps, initializer=alpha)
-        log_z = tf.reduce_logsumexp(alpha + tf.cast(end, potentials.dtype), axis=1)
+        log_z = tf.reduce_logsumexp(alpha + end, axis=1)
         return tf.where(lengths > 0, log_z, tf.zeros_like(log_z))
 
     def sequence_score(self, potentials, tags, mask=None):
         """`s(x, y)` `[batch]` of the given tag paths `[batch, time]`."""
         potentials, mask, lengths = self._prepare(potentials, mask)
-        transitions, start, end = (tf.cast(s, potentials.dtype) for s in self.scores())
+        transitions, start, end = self.scores(potentials.dtype)
         tags = tf.cast(tags, tf.int32)
         valid = tf.cast(mask, potentials.dtype)
         unary = tf.gather(potentials, tags, axis=2, batch_dims=2)
@@ -245,7 +202,7 @@ class CRF(keras.layers.Layer):
         """Viterbi: the best path `[batch, time]` (int32) and its score."""
         time = tf.shape(potentials)[1]
         potentials, mask, lengths = self._prepare(potentials, mask)
-        transitions, start, end = (tf.cast(s, potentials.dtype) for s in self.scores())
+        transitions, start, end = self.scores(potentials.dtype)
         batch = tf.shape(potentials)[0]
         identity = tf.tile(tf.range(self.num_tags)[None], [batch, 1])
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from seq2seq.layers import masking, validation
+from seq2seq import validation
+from seq2seq.layers import masking
 
 POOLING_MODES = ("last", "mean", "max", "attention")
 
@@ -50,7 +51,10 @@ class SequencePooling(keras.layers.Layer):
     >>> pooled, weights = pooling(
     ...     tf.ones([2, 5, 8]), mask=tf.sequence_mask([5, 3], 5),
     ...     return_attention_scores=True)
-    >>> pooled.shape, weights.shape  # (2, 8), (2, 5); weights[1, 3:] == 0
+    >>> pooled.shape, weights.shape
+    (TensorShape([2, 8]), TensorShape([2, 5]))
+    >>> weights[1].numpy().round(4)  # uniform over the 3 valid steps
+    array([0.3333, 0.3333, 0.3333, 0.    , 0.    ], dtype=float32)
     """
 
     def __init__(self, mode="mean", attention_units=None, **kwargs):
@@ -96,15 +100,14 @@ class SequencePooling(keras.layers.Layer):
             total = tf.reduce_sum(sequences * valid, axis=1)
             return total / tf.maximum(tf.reduce_sum(valid, axis=1), 1.0)
         if self.mode == "max":
-            lowest = tf.constant(sequences.dtype.min, sequences.dtype)
             pooled = tf.reduce_max(
-                tf.where(mask[:, :, tf.newaxis], sequences, lowest), axis=1
+                masking.fill_masked(sequences, mask[:, :, tf.newaxis]), axis=1
             )
             any_valid = tf.reduce_any(mask, axis=1)[:, tf.newaxis]
             return tf.where(any_valid, pooled, tf.zeros_like(pooled))
         hidden = tf.tanh(tf.tensordot(sequences, self.kernel, 1) + self.bias)
         scores = tf.tensordot(hidden, self.context, 1)
-        scores = tf.where(mask, scores, tf.constant(-1e9, scores.dtype))
+        scores = masking.fill_masked(scores, mask)
         weights = tf.nn.softmax(scores, axis=-1)
         weights = tf.where(mask, weights, tf.zeros_like(weights))
         pooled = tf.reduce_sum(weights[:, :, tf.newaxis] * sequences, axis=1)

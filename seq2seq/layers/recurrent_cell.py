@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from seq2seq.layers import validation
+from seq2seq import validation
 
 
 class RecurrentCell(keras.layers.Layer):

@@ -201,6 +201,7 @@ class RNN(keras.layers.Layer):
         The output (see `return_sequences`); with `return_state`, a tuple
         `(output, *final_states)`.
 
+    >>> from seq2seq.layers import GRUCell, LSTMCell
     >>> layer = RNN([LSTMCell(8), GRUCell(4)], return_sequences=True)
     >>> layer(np.zeros((2, 5, 3))).shape
     TensorShape([2, 5, 4])

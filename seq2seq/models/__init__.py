@@ -1,5 +1,6 @@
 """Models assembled from `seq2seq.layers`; each owns its loss."""
 
+from seq2seq.models.base import SequenceModel
 from seq2seq.models.classifier import MacroF1Score, TextClassifier
 from seq2seq.models.decoder import AttentionDecoderCell, Bridge
 from seq2seq.models.encoder import RecurrentEncoder
@@ -14,6 +15,7 @@ __all__ = [
     "EncoderDecoder",
     "MacroF1Score",
     "RecurrentEncoder",
+    "SequenceModel",
     "SequenceTagger",
     "TextClassifier",
     "sequence_cross_entropy",

@@ -5,13 +5,14 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from seq2seq.layers import POOLING_MODES, SequencePooling, validation
-from seq2seq.models.encoder import RNN_LAYERS, RecurrentEncoder
-from seq2seq.models.losses import scale_for_replicas
+from seq2seq import validation
+from seq2seq.layers import POOLING_MODES, SequencePooling, get_cell_type
+from seq2seq.models.base import SequenceModel
+from seq2seq.models.encoder import RecurrentEncoder
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
-class TextClassifier(keras.Model):
+class TextClassifier(SequenceModel):
     """Token ids to class logits: embeddings, an RNN encoder, pooling, a head.
 
         e(t) = Embedding(ids(t))              (id 0 is padding)
@@ -36,7 +37,7 @@ class TextClassifier(keras.Model):
         embedding_size: Size of the token embeddings.
         units: Units per RNN layer (per direction when bidirectional).
         num_layers: Stacked RNN layers (residual between equal sizes).
-        cell_type: `"lstm"`, `"gru"` or `"simple_rnn"`.
+        cell_type: A registered cell type (`seq2seq.layers.cell_names()`).
         bidirectional: Whether the encoder reads both ways.
         pooling: `"last"`, `"mean"`, `"max"` or `"attention"`.
         attention_units: Hidden width of the attention scorer (attention
@@ -55,7 +56,10 @@ class TextClassifier(keras.Model):
         Logits `[batch, num_classes]`, or `(logits, weights)`.
 
     >>> model = TextClassifier(8000, num_classes=2, pooling="attention")
+    >>> ids = np.array([[5, 42, 7, 0], [9, 0, 0, 0]])  # 0 is padding
     >>> logits, weights = model(ids, return_attention_scores=True)
+    >>> logits.shape, weights.numpy()[1]
+    (TensorShape([2, 2]), array([1., 0., 0., 0.], dtype=float32))
     """
 
     def __init__(
@@ -85,7 +89,7 @@ class TextClassifier(keras.Model):
         self.embedding_size = validation.positive_int("embedding_size", embedding_size)
         self.units = validation.positive_int("units", units)
         self.num_layers = validation.positive_int("num_layers", num_layers)
-        self.cell_type = validation.one_of("cell_type", cell_type, tuple(RNN_LAYERS))
+        self.cell_type = get_cell_type(cell_type).name
         self.bidirectional = bool(bidirectional)
         self.pooling = validation.one_of("pooling", pooling, POOLING_MODES)
         self.attention_units = attention_units
@@ -145,17 +149,12 @@ class TextClassifier(keras.Model):
         """Softmax of the logits: `[batch, num_classes]`, rows sum to 1."""
         return tf.nn.softmax(self(ids, training=False), axis=-1)
 
-    def compute_loss(
-        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
-    ):
+    def task_loss(self, x, y, y_pred, sample_weight=None):
         """Mean cross-entropy of the integer labels `y` under the logits."""
         losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
             tf.cast(tf.reshape(y, [-1]), tf.int32), tf.cast(y_pred, tf.float32)
         )
-        loss = tf.reduce_mean(losses)
-        if self.losses:
-            loss = loss + tf.add_n(self.losses)
-        return scale_for_replicas(loss)
+        return tf.reduce_mean(losses)
 
     def get_config(self):
         return {

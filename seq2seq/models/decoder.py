@@ -7,19 +7,18 @@ import contextlib
 import keras
 import tensorflow as tf
 
+from seq2seq import validation
 from seq2seq.layers import (
     RNN,
     BahdanauAttention,
     GRUCell,
     LSTMCell,
     LuongAttention,
-    SimpleRNNCell,
-    validation,
+    get_cell_type,
 )
 from seq2seq.layers.fused_attention import attention_decoder_sequence
-from seq2seq.layers.rnn import outputs_of_fused_loop
+from seq2seq.layers.rnn import call_cell, outputs_of_fused_loop, state_sizes
 
-CELLS = {"lstm": LSTMCell, "gru": GRUCell, "simple_rnn": SimpleRNNCell}
 ATTENTIONS = ("bahdanau", "luong_dot", "luong_general")
 
 
@@ -60,7 +59,7 @@ class AttentionDecoderCell(keras.layers.Layer):
     Args:
         units: Units of every cell and of the attentional state.
         num_layers: How many cells are stacked.
-        cell_type: `"lstm"`, `"gru"` or `"simple_rnn"`.
+        cell_type: A registered cell type (`seq2seq.layers.cell_names()`).
         attention: `"bahdanau"`, `"luong_dot"` or `"luong_general"`.
         input_feeding: Feed `a(t-1)` into the next step (Luong et al. 2015).
         dropout: Dropout on the attentional state and between cells.
@@ -81,12 +80,13 @@ class AttentionDecoderCell(keras.layers.Layer):
         super().__init__(**kwargs)
         self.units = validation.positive_int("units", units)
         self.num_layers = validation.positive_int("num_layers", num_layers)
-        self.cell_type = validation.one_of("cell_type", cell_type, tuple(CELLS))
+        self.cell_type = cell_type
+        spec = get_cell_type(cell_type)
         self.attention_type = validation.one_of("attention", attention, ATTENTIONS)
         self.input_feeding = bool(input_feeding)
         self.dropout = validation.rate("dropout", dropout)
         self.cells = [
-            CELLS[cell_type](units, name=f"cell_{i}") for i in range(self.num_layers)
+            spec.make_cell(units, name=f"cell_{i}") for i in range(self.num_layers)
         ]
         self.attention = make_attention(attention, units)
         self.combine = keras.layers.Dense(
@@ -99,7 +99,7 @@ class AttentionDecoderCell(keras.layers.Layer):
 
     @property
     def cell_state_sizes(self) -> list[int]:
-        return [size for cell in self.cells for size in cell.state_size]
+        return [size for cell in self.cells for size in state_sizes(cell)]
 
     @property
     def state_size(self):
@@ -169,11 +169,11 @@ class AttentionDecoderCell(keras.layers.Layer):
         x = tf.concat([inputs, feed], axis=-1) if self.input_feeding else inputs
         new_states, offset = [], 0
         for index, cell in enumerate(self.cells):
-            count = len(cell.state_size)
+            count = len(state_sizes(cell))
             if index > 0 and masks is not None:
                 x = x * masks[0][index - 1]
-            x, cell_new = cell(
-                x, cell_states[offset : offset + count], training=training
+            x, cell_new = call_cell(
+                cell, x, cell_states[offset : offset + count], training
             )
             new_states.extend(cell_new)
             offset += count

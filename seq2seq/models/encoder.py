@@ -5,9 +5,9 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from seq2seq.layers import GRU, LSTM, Bidirectional, SimpleRNN, validation
-
-RNN_LAYERS = {"lstm": LSTM, "gru": GRU, "simple_rnn": SimpleRNN}
+from seq2seq import validation
+from seq2seq.layers import Bidirectional, get_cell_type
+from seq2seq.layers.rnn import state_sizes
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -24,7 +24,8 @@ class RecurrentEncoder(keras.layers.Layer):
     Args:
         units: Units of each layer (each direction when bidirectional).
         num_layers: How many layers are stacked.
-        cell_type: `"lstm"`, `"gru"` or `"simple_rnn"`.
+        cell_type: A registered cell type (`seq2seq.layers.cell_names()`:
+            `"lstm"`, `"gru"`, `"simple_rnn"` and any registered cell).
         bidirectional: Whether each layer reads both ways (outputs and
             states concatenated).
         dropout: Dropout rate between layers.
@@ -54,13 +55,14 @@ class RecurrentEncoder(keras.layers.Layer):
         super().__init__(**kwargs)
         self.units = validation.positive_int("units", units)
         self.num_layers = validation.positive_int("num_layers", num_layers)
-        self.cell_type = validation.one_of("cell_type", cell_type, tuple(RNN_LAYERS))
+        self.cell_type = cell_type
+        spec = get_cell_type(cell_type)
         self.bidirectional = bool(bidirectional)
         self.dropout = validation.rate("dropout", dropout)
         self.residual = bool(residual)
         self.rnn_layers = []
         for index in range(self.num_layers):
-            layer = RNN_LAYERS[cell_type](
+            layer = spec.make_layer(
                 units, return_sequences=True, return_state=True, name=f"rnn_{index}"
             )
             if self.bidirectional:
@@ -76,7 +78,8 @@ class RecurrentEncoder(keras.layers.Layer):
     @property
     def state_sizes(self) -> list[int]:
         """Sizes of each layer's final states (as `states[i]` holds them)."""
-        per_direction = len(RNN_LAYERS[self.cell_type](1).state_size)
+        cell = get_cell_type(self.cell_type).make_cell(1)
+        per_direction = len(state_sizes(cell))
         return [self.output_size] * per_direction
 
     def build(self, embedded_shape, mask_shape=None):

@@ -5,19 +5,15 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from seq2seq import decoding
-from seq2seq.layers import validation
+from seq2seq import decoding, validation
+from seq2seq.models.base import SequenceModel
 from seq2seq.models.decoder import AttentionDecoder, AttentionDecoderCell, Bridge
 from seq2seq.models.encoder import RecurrentEncoder
-from seq2seq.models.losses import (
-    scale_for_replicas,
-    sequence_cross_entropy,
-    token_cross_entropy,
-)
+from seq2seq.models.losses import sequence_cross_entropy, token_cross_entropy
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
-class EncoderDecoder(keras.Model):
+class EncoderDecoder(SequenceModel):
     """A recurrent encoder, a bridge, and an attentional decoder.
 
     Token id 0 is padding on both sides (masks come from it). Training uses
@@ -36,7 +32,8 @@ class EncoderDecoder(keras.Model):
         embedding_size: Size of the token embeddings.
         units: Units of the encoder (per direction) and decoder cells.
         encoder_layers, decoder_layers: Stack depths.
-        cell_type: `"lstm"`, `"gru"` or `"simple_rnn"`, for both sides.
+        cell_type: A registered cell type (`seq2seq.layers.cell_names()`),
+            for both sides.
         bidirectional: Whether the encoder reads both ways.
         attention: `"bahdanau"`, `"luong_dot"` or `"luong_general"`.
         input_feeding: Feed the attentional state into the next step.
@@ -195,27 +192,17 @@ class EncoderDecoder(keras.Model):
     def call(self, inputs, training=False):
         return self.logits(self.decoder_outputs(inputs, training))
 
-    def _with_regularization(self, loss):
-        regularization = self.losses
-        if regularization:
-            loss = loss + tf.add_n(regularization)
-        return scale_for_replicas(loss)
+    def task_loss(self, x, y, y_pred, sample_weight=None):
+        return sequence_cross_entropy(y, y_pred, self.label_smoothing)
 
-    def compute_loss(
-        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
-    ):
-        loss = sequence_cross_entropy(y, y_pred, self.label_smoothing)
-        return self._with_regularization(loss)
-
-    def training_loss(self, x, y, sample_weight=None, training=True):
-        """`compute_loss(x, y, self(x))`, projecting only where tokens are.
+    def batch_task_loss(self, x, y, sample_weight=None, training=True):
+        """`task_loss(x, y, self(x))`, projecting only where tokens are.
 
         The attentional states of the non-padding target positions are
         gathered into one `[tokens, units]` matrix before the output
         projection, so the vocabulary-sized matmul and softmax skip the
-        padding. The value equals `compute_loss` on the full logits (a test
-        holds them equal). `seq2seq.training.Trainer` calls it when a model
-        has it.
+        padding. The value equals `task_loss` on the full logits (a test
+        holds them equal).
         """
         valid = tf.not_equal(y, 0)
         outputs = tf.boolean_mask(self.decoder_outputs(x, training), valid)
@@ -223,9 +210,7 @@ class EncoderDecoder(keras.Model):
             tf.boolean_mask(y, valid), self.logits(outputs), self.label_smoothing
         )
         count = tf.cast(tf.size(losses), losses.dtype)
-        return self._with_regularization(
-            tf.math.divide_no_nan(tf.reduce_sum(losses), count)
-        )
+        return tf.math.divide_no_nan(tf.reduce_sum(losses), count)
 
     # -- decoding --------------------------------------------------------------
 

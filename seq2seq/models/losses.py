@@ -50,6 +50,7 @@ def scale_for_replicas(loss):
     divides it back out for the logged loss, so a model that overrides
     `compute_loss` must scale too: without it, `fit` under
     `MirroredStrategy` on 2 replicas takes steps twice as large.
+    `seq2seq.models.SequenceModel.compute_loss` does it for every head.
     """
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     if replicas == 1:

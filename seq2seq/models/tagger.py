@@ -5,9 +5,10 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from seq2seq.layers import CRF, LSTM, Bidirectional, validation
+from seq2seq import validation
+from seq2seq.layers import CRF, LSTM, Bidirectional, masking
+from seq2seq.models.base import SequenceModel
 from seq2seq.models.encoder import RecurrentEncoder
-from seq2seq.models.losses import scale_for_replicas
 from seq2seq.text.word_features import CASINGS
 
 HEADS = ("crf", "softmax")
@@ -75,8 +76,7 @@ class CharacterEncoder(keras.layers.Layer):
             vectors = self.rnn(embedded, mask=mask, training=training)
         else:
             features = self.convolution(embedded)
-            lowest = tf.fill(tf.shape(features), features.dtype.min)
-            pooled = tf.reduce_max(tf.where(mask[..., None], features, lowest), 1)
+            pooled = tf.reduce_max(masking.fill_masked(features, mask[..., None]), 1)
             any_character = tf.reduce_any(mask, axis=1, keepdims=True)
             vectors = tf.where(any_character, pooled, tf.zeros_like(pooled))
         return tf.reshape(vectors, tf.concat([shape[:-1], [self.output_size]], 0))
@@ -92,7 +92,7 @@ class CharacterEncoder(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
-class SequenceTagger(keras.Model):
+class SequenceTagger(SequenceModel):
     """A BiRNN tagger with a CRF or softmax head (Lample et al. 2016).
 
     Each word is the concatenation of its word embedding, a character-level
@@ -123,17 +123,26 @@ class SequenceTagger(keras.Model):
         casing_embedding_size: Size of the casing embedding (0: none).
         units: RNN units per direction.
         num_layers: Stacked bidirectional layers.
-        cell_type: `"lstm"`, `"gru"` or `"simple_rnn"`.
+        cell_type: A registered cell type (`seq2seq.layers.cell_names()`).
         dropout: Dropout on the word representations and the RNN outputs.
         word_dropout: In training, the chance that a word id is replaced by
             the OOV id, so the model learns to tag unseen words.
         head: `"crf"` or `"softmax"`.
         allowed_transitions, allowed_start, allowed_end: CRF constraints
-            (see `seq2seq.layers.transition_constraints`).
+            (see `seq2seq.tagging_schemes.transition_constraints`).
 
-    >>> tagger = SequenceTagger(1000, 60, 9)
-    >>> potentials = tagger(features)  # features from WordFeatures
-    >>> tags = tagger.predict_tags(features)  # [batch, time]
+    >>> from seq2seq.text import CharacterVocabulary, WordFeatures, WordVocabulary
+    >>> sentences = [["Peter", "lives", "in", "Bonn"], ["EU", "talks"]]
+    >>> words = WordVocabulary.from_sentences(sentences, lowercase=True)
+    >>> characters = CharacterVocabulary.from_sentences(sentences)
+    >>> featurize = WordFeatures(words, characters, max_word_length=8)
+    >>> features = featurize(tf.ragged.constant(sentences))
+    >>> tagger = SequenceTagger(
+    ...     words.vocabulary_size(), characters.vocabulary_size(), num_tags=5)
+    >>> tagger(features).shape  # potentials [batch, time, num_tags]
+    TensorShape([2, 4, 5])
+    >>> tagger.predict_tags(features).numpy()[1]  # 0 at padding
+    array([..., ..., 0, 0], dtype=int32)
     """
 
     def __init__(
@@ -265,9 +274,7 @@ class SequenceTagger(keras.Model):
         x = self.output_dropout(x, training=training)
         return self.scorer(x)
 
-    def compute_loss(
-        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
-    ):
+    def task_loss(self, x, y, y_pred, sample_weight=None):
         mask = self.mask_of(x)
         y_pred = tf.cast(y_pred, tf.float32)
         if self.crf is not None:
@@ -280,9 +287,7 @@ class SequenceTagger(keras.Model):
             loss = tf.reduce_sum(per_word * weights) / tf.maximum(
                 tf.reduce_sum(weights), 1.0
             )
-        return scale_for_replicas(
-            loss + (tf.add_n(self.losses) if self.losses else 0.0)
-        )
+        return loss
 
     def decode(self, potentials, mask):
         """Best tag ids `[batch, time]` (0 at padding) from the potentials."""

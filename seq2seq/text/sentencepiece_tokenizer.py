@@ -72,8 +72,15 @@ class SentencePieceTokenizer(keras.layers.Layer):
         int32 ids: ragged with one more dimension than `inputs`, or dense
         `[batch, sequence_length]`.
 
+    >>> from seq2seq.text import train_sentencepiece
+    >>> lines = ["a man rides a bike", "the cat sat on the mat", "a dog ran"] * 10
+    >>> _ = train_sentencepiece(lines, "spm", 24, "unigram", 1.0)
     >>> tokenizer = SentencePieceTokenizer("spm.model", add_eos=True)
-    >>> tokenizer(["a man rides a bike"])  # <tf.RaggedTensor [[...]]>
+    >>> ids = tokenizer(["a man rides a bike", "a cat"])
+    >>> ids.shape.rank, int(ids[0][-1])  # ragged [batch, (pieces)], EOS is 3
+    (2, 3)
+    >>> tokenizer.detokenize(ids[:, :-1]).numpy()
+    array([b'a man rides a bike', b'a cat'], dtype=object)
     """
 
     def __init__(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from seq2seq.layers import validation
+from seq2seq import validation
 
 # Casing classes (id 0 is padding, the empty word). Lowercased word ids lose
 # case, so the tagger gets it back from these and from the characters.

@@ -72,7 +72,7 @@ class WordVocabulary(_Lookup):
     Normalisation happens in the graph before the lookup: optional
     lowercasing and digit normalisation (every ASCII digit becomes 0, so
     "1984" and "2023" share an id). Build one from training sentences with
-    `WordVocabulary.build(...)`.
+    `WordVocabulary.from_sentences(...)`.
 
     Args:
         vocabulary: The known (normalised) words, most frequent first.
@@ -92,7 +92,7 @@ class WordVocabulary(_Lookup):
         self.normalize_digits = bool(normalize_digits)
 
     @classmethod
-    def build(
+    def from_sentences(
         cls,
         sentences: Iterable[Iterable[str]],
         min_count: int = 1,
@@ -100,7 +100,15 @@ class WordVocabulary(_Lookup):
         lowercase: bool = False,
         normalize_digits: bool = False,
     ) -> WordVocabulary:
-        """Counts normalised words; keeps those seen `min_count` times."""
+        """Counts normalised words; keeps those seen `min_count` times.
+
+        >>> words = WordVocabulary.from_sentences([["The", "cat"], ["the", "1984"]],
+        ...                                       lowercase=True, normalize_digits=True)
+        >>> words.vocabulary
+        ['the', '0000', 'cat']
+        >>> words(tf.constant(["THE", "dog"])).numpy()
+        array([2, 1])
+        """
         words = (
             normalize_word(word, lowercase, normalize_digits)
             for sentence in sentences
@@ -150,12 +158,17 @@ class CharacterVocabulary(_Lookup):
     """
 
     @classmethod
-    def build(
+    def from_sentences(
         cls,
         sentences: Iterable[Iterable[str]],
         min_count: int = 1,
         max_size: int | None = None,
     ) -> CharacterVocabulary:
+        """Counts characters; keeps those seen `min_count` times.
+
+        >>> CharacterVocabulary.from_sentences([["ab", "b"]]).vocabulary
+        ['b', 'a']
+        """
         characters = (c for sentence in sentences for word in sentence for c in word)
         return cls(_count(characters, min_count, max_size))
 

@@ -56,8 +56,9 @@ class NonFiniteLossError(RuntimeError):
 
 
 def training_loss(model, x, y, sample_weight=None):
-    """The model's own `training_loss` if it has one (e.g. projecting only
-    non-padding positions), else `compute_loss(x, y, model(x))`."""
+    """The model's own `training_loss` if it has one (`SequenceModel`'s, which
+    lets a head skip work, such as projecting padding), else
+    `compute_loss(x, y, model(x))`."""
     own = getattr(model, "training_loss", None)
     if callable(own):
         return own(x, y, sample_weight=sample_weight, training=True)

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from seq2seq.layers import CRF, transition_constraints
-from seq2seq.layers.crf import FORBIDDEN
+from seq2seq.layers import CRF
+from seq2seq.layers.masking import mask_fill_value
+from seq2seq.tagging_schemes import transition_constraints
 from tests.layers.layer_contract import assert_config_round_trip
 
 TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
@@ -110,11 +111,11 @@ def test_forbidden_paths_carry_no_probability(rng):
         path_score(potentials[0], p, transitions, start_s, end_s) for p in valid_paths
     ]
     valid_log_z = np.log(np.sum(np.exp(scores)))
-    # Forbidden paths are exp(FORBIDDEN) ~ 0 of the partition.
+    # Forbidden paths are exp(mask_fill_value) = 0 of the partition.
     np.testing.assert_allclose(
         crf.log_partition(potentials, mask).numpy()[0], valid_log_z, atol=1e-6
     )
-    assert FORBIDDEN < -1000
+    assert mask_fill_value(crf.dtype) < -1000
 
 
 def test_log_likelihood_is_a_distribution(rng):

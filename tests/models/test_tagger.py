@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from seq2seq.data import tags_to_spans
-from seq2seq.layers import transition_constraints
 from seq2seq.models import CharacterEncoder, SequenceTagger
+from seq2seq.tagging_schemes import tags_to_spans, transition_constraints
 from seq2seq.text import CharacterVocabulary, WordFeatures, WordVocabulary
 
 SENTENCES = [
@@ -22,8 +21,8 @@ TAGS = ["O", "B-ORG", "I-ORG", "E-ORG", "S-ORG", "B-PER", "E-PER", "S-MISC"]
 @pytest.fixture(scope="module")
 def features():
     return WordFeatures(
-        WordVocabulary.build(SENTENCES, lowercase=True, normalize_digits=True),
-        CharacterVocabulary.build(SENTENCES),
+        WordVocabulary.from_sentences(SENTENCES, lowercase=True, normalize_digits=True),
+        CharacterVocabulary.from_sentences(SENTENCES),
         max_word_length=8,
     )
 

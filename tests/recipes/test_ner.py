@@ -8,7 +8,8 @@ import sys
 import pytest
 import tensorflow as tf
 
-from seq2seq.data import DataError, convert_tags, synthetic, tags_to_spans
+from seq2seq.data import DataError, synthetic
+from seq2seq.tagging_schemes import convert_tags, tags_to_spans
 
 RECIPE = pathlib.Path(__file__).parents[2] / "recipes" / "ner.py"
 spec = importlib.util.spec_from_file_location("ner_recipe", RECIPE)

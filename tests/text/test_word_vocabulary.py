@@ -15,11 +15,11 @@ SENTENCES = [
 
 
 def test_build_orders_by_count_then_alphabet_and_drops_rare_words():
-    vocabulary = WordVocabulary.build(SENTENCES, min_count=1)
+    vocabulary = WordVocabulary.from_sentences(SENTENCES, min_count=1)
     assert vocabulary.vocabulary[:1] == ["sat"]  # the only word seen twice
     assert vocabulary.vocabulary[1:] == sorted(vocabulary.vocabulary[1:])
-    assert WordVocabulary.build(SENTENCES, min_count=2).vocabulary == ["sat"]
-    assert len(WordVocabulary.build(SENTENCES, max_size=3).vocabulary) == 3
+    assert WordVocabulary.from_sentences(SENTENCES, min_count=2).vocabulary == ["sat"]
+    assert len(WordVocabulary.from_sentences(SENTENCES, max_size=3).vocabulary) == 3
 
 
 def test_lookup_ids_with_padding_and_oov():
@@ -30,7 +30,9 @@ def test_lookup_ids_with_padding_and_oov():
 
 
 def test_in_graph_normalisation_equals_python():
-    vocabulary = WordVocabulary.build(SENTENCES, lowercase=True, normalize_digits=True)
+    vocabulary = WordVocabulary.from_sentences(
+        SENTENCES, lowercase=True, normalize_digits=True
+    )
     assert vocabulary.vocabulary.count("the") == 1 and "0000" in vocabulary.vocabulary
     words = ["THE", "Cat", "2023", "ÉMILE", "x1y22", "Zebra"]
     in_graph = vocabulary.normalize(tf.constant(words)).numpy()
@@ -48,7 +50,7 @@ def test_in_graph_normalisation_equals_python():
 
 
 def test_character_ids_per_word_including_bad_bytes():
-    characters = CharacterVocabulary.build([["ab", "c"]])
+    characters = CharacterVocabulary.from_sentences([["ab", "c"]])
     assert characters.vocabulary == ["a", "b", "c"]
     ids = characters(tf.constant([b"abx", b"", b"\xffa"]))
     assert ids.to_list() == [[2, 3, 1], [], [1, 2]]
@@ -73,4 +75,4 @@ def test_empty_vocabulary_says_what_to_change():
     import pytest
 
     with pytest.raises(ValueError, match="lower min_count"):
-        WordVocabulary.build(SENTENCES, min_count=99)
+        WordVocabulary.from_sentences(SENTENCES, min_count=99)

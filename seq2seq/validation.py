@@ -1,4 +1,6 @@
-"""Argument checks shared by the layers.
+"""Argument checks shared by the whole package.
+
+It imports nothing from the package, so every module, at any floor, may use it.
 
 Every check raises `ValueError` naming the argument, what was expected and
 the value received, so a bad configuration fails at construction time with a

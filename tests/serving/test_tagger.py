@@ -1,19 +1,14 @@
 """The tagger export: a fresh process without seq2seq, bad inputs, IOB2 out."""
 
-import json
-import subprocess
-import sys
-import textwrap
-
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from seq2seq import serving
-from seq2seq.data import tags_to_spans
-from seq2seq.layers import transition_constraints
 from seq2seq.models import SequenceTagger
+from seq2seq.tagging_schemes import iob2_names, tags_to_spans, transition_constraints
 from seq2seq.text import CharacterVocabulary, WordFeatures, WordVocabulary
+from tests.serving.fresh_process import serve_in_fresh_process
 
 TRAIN = [["EU", "rejects", "German", "call"], ["Peter", "Blackburn", "visits", "Bonn"]]
 TAGS = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "E-LOC", "S-LOC"]
@@ -26,31 +21,12 @@ SENTENCES = [
 ]
 INVALID_UTF8 = b"\xff\xfe Bonn \xc3"
 
-SERVE = textwrap.dedent(
-    """
-    import json, sys
-    import tensorflow as tf
-    assert "seq2seq" not in sys.modules
-    serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
-    texts = [t.encode() for t in json.loads(sys.argv[2])] + [bytes.fromhex(sys.argv[3])]
-    results = []
-    for batch in (texts, texts[:1], []):
-        out = serve(text=tf.constant(batch, dtype=tf.string))
-        results.append({
-            "tags": [[t.decode() for t in row] for row in out["tags"].numpy()],
-            "lengths": out["lengths"].numpy().tolist(),
-        })
-    assert "seq2seq" not in sys.modules
-    print(json.dumps(results))
-    """
-)
-
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     features = WordFeatures(
-        WordVocabulary.build(TRAIN, lowercase=True),
-        CharacterVocabulary.build(TRAIN),
+        WordVocabulary.from_sentences(TRAIN, lowercase=True),
+        CharacterVocabulary.from_sentences(TRAIN),
         max_word_length=8,
     )
     allowed, start, end = transition_constraints(TAGS, "iobes")
@@ -67,7 +43,7 @@ def exported(tmp_path_factory):
         allowed_end=end,
     )
     path = tmp_path_factory.mktemp("tagger") / "export"
-    iob2 = serving.iob2_names(TAGS, "iobes")
+    iob2 = iob2_names(TAGS, "iobes")
     serving.export_tagger(model, features, iob2, path)
     return path, model, features, iob2
 
@@ -82,7 +58,7 @@ def in_process_tags(model, features, iob2, sentences):
 
 
 def test_iob2_names_map_iobes_tag_by_tag():
-    assert serving.iob2_names(["O", "B-X", "I-X", "E-X", "S-X"], "iobes") == [
+    assert iob2_names(["O", "B-X", "I-X", "E-X", "S-X"], "iobes") == [
         "O",
         "B-X",
         "I-X",
@@ -90,26 +66,16 @@ def test_iob2_names_map_iobes_tag_by_tag():
         "B-X",
     ]
     with pytest.raises(ValueError, match="scheme must be"):
-        serving.iob2_names(["O"], "iob1")
+        iob2_names(["O"], "iob1")
 
 
 def test_export_runs_in_a_fresh_process_without_seq2seq(exported):
     path, model, features, iob2 = exported
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            SERVE,
-            str(path),
-            json.dumps(SENTENCES),
-            INVALID_UTF8.hex(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    texts = [*SENTENCES, INVALID_UTF8]
+    # A tagger's export needs TensorFlow alone, not even tensorflow_text.
+    full, single, empty = serve_in_fresh_process(
+        path, [texts, texts[:1], []], text_ops=False
     )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    full, single, empty = json.loads(completed.stdout.strip().splitlines()[-1])
 
     lengths = [len(s.split()) for s in SENTENCES] + [3]  # the invalid bytes: 3 words
     assert full["lengths"] == lengths
@@ -122,7 +88,7 @@ def test_export_runs_in_a_fresh_process_without_seq2seq(exported):
     for row, want, length in zip(rows, expected, lengths[:-1], strict=True):
         assert row[:length] == want
     assert single["tags"][0][: lengths[0]] == full["tags"][0][: lengths[0]]
-    assert empty == {"tags": [], "lengths": []}
+    assert empty["tags"] == empty["lengths"] == []
 
 
 def test_padding_words_do_not_change_the_tags(exported):

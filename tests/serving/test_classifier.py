@@ -1,10 +1,6 @@
 """The classifier export: a fresh process, saved_model_cli, bad inputs."""
 
-import json
 import shutil
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -13,6 +9,7 @@ import tensorflow as tf
 from seq2seq import serving
 from seq2seq.models import TextClassifier
 from seq2seq.text import SentencePieceTokenizer, clean_text
+from tests.serving.fresh_process import serve_in_fresh_process
 
 TEXTS = [
     "the cat sat on the mat",
@@ -24,27 +21,6 @@ TEXTS = [
 INVALID_UTF8 = b"\xff\xfe\xfd a man \xc3"
 LABELS = ["negative", "neutral", "positive"]
 MAX_LENGTH = 40
-
-SERVE = textwrap.dedent(
-    """
-    import json, sys
-    import tensorflow as tf
-    import tensorflow_text  # noqa: F401  (the SentencePiece ops)
-    assert "seq2seq" not in sys.modules
-    serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
-    texts = [t.encode() for t in json.loads(sys.argv[2])] + [bytes.fromhex(sys.argv[3])]
-    results = []
-    for batch in (texts, texts[:2], []):
-        out = serve(text=tf.constant(batch, dtype=tf.string))
-        results.append({
-            "probabilities": out["probabilities"].numpy().tolist(),
-            "dtype": out["probabilities"].dtype.name,
-            "labels": [label.decode() for label in out["labels"].numpy()],
-            "truncated": out["truncated"].numpy().tolist(),
-        })
-    print(json.dumps(results))
-    """
-)
 
 
 @pytest.fixture(scope="module")
@@ -75,22 +51,13 @@ def _in_process(model, tokenizer, texts):
 
 def test_export_runs_in_a_fresh_process_without_seq2seq(exported):
     model, tokenizer, path = exported
-    completed = subprocess.run(
-        [sys.executable, "-c", SERVE, str(path), json.dumps(TEXTS), INVALID_UTF8.hex()],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    full, pair, empty = json.loads(completed.stdout.strip().splitlines()[-1])
-    assert empty == {
-        "probabilities": [],
-        "dtype": "float32",
-        "labels": [],
-        "truncated": [],
-    }
+    texts = [*TEXTS, INVALID_UTF8]
+    full, pair, empty = serve_in_fresh_process(path, [texts, texts[:2], []])
+    assert empty["probabilities"] == empty["labels"] == empty["truncated"] == []
+    assert empty["dtypes"]["probabilities"] == "float32"
     probabilities = np.array(full["probabilities"])
-    assert probabilities.shape == (6, 3) and full["dtype"] == "float32"
+    assert probabilities.shape == (6, 3)
+    assert full["dtypes"]["probabilities"] == "float32"
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-6)
     assert full["labels"] == [LABELS[i] for i in probabilities.argmax(axis=1)]
     assert full["truncated"] == [False, False, True, False, False, False]

@@ -242,7 +242,7 @@ def test_bad_arguments_raise():
         )
     with pytest.raises(ValueError, match="clip_norm must be positive"):
         diagnostics.gradient_norms(model, np.zeros((1, 4, 2)), None, 0.0, lambda *_: 0)
-    with pytest.raises(ValueError, match="needs a built SimpleRNN, LSTM or GRU"):
+    with pytest.raises(ValueError, match="must be built, have a `recurrent_kernel`"):
         diagnostics.spectral_radius(layers.LSTMCell(3))  # not built
 
 

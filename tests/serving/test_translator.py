@@ -1,10 +1,8 @@
 """The translation export: a fresh process, saved_model_cli, bad inputs."""
 
-import json
 import shutil
 import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ import tensorflow as tf
 from seq2seq import serving
 from seq2seq.models import EncoderDecoder
 from seq2seq.text import SentencePieceTokenizer
+from tests.serving.fresh_process import serve_in_fresh_process
 
 BAD_AND_GOOD = [
     "the cat sat on the mat",
@@ -21,28 +20,6 @@ BAD_AND_GOOD = [
     "日本語 ÆØÅ ẞ",  # characters never seen in training
 ]
 INVALID_UTF8 = b"\xff\xfe\xfd a man"
-
-SERVE = textwrap.dedent(
-    """
-    import json, sys
-    import tensorflow as tf
-    import tensorflow_text  # noqa: F401  (the SentencePiece ops)
-    assert "seq2seq" not in sys.modules
-    serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
-    texts = [t.encode() for t in json.loads(sys.argv[2])] + [bytes.fromhex(sys.argv[3])]
-    results = []
-    for batch in (texts, texts[:1], []):
-        out = serve(text=tf.constant(batch, dtype=tf.string))
-        results.append({
-            "translations": [
-                t.decode("utf-8", "replace") for t in out["translations"].numpy()
-            ],
-            "scores": out["scores"].numpy().tolist(),
-            "source_truncated": out["source_truncated"].numpy().tolist(),
-        })
-    print(json.dumps(results))
-    """
-)
 
 
 @pytest.fixture(scope="module")
@@ -67,23 +44,11 @@ def exported(spm_model, tmp_path_factory):
 
 def test_export_runs_in_a_fresh_process_without_seq2seq(exported):
     model, tokenizer, path = exported
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            SERVE,
-            str(path),
-            json.dumps(BAD_AND_GOOD),
-            INVALID_UTF8.hex(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    full, single, empty = json.loads(completed.stdout.strip().splitlines()[-1])
+    texts = [*BAD_AND_GOOD, INVALID_UTF8]
+    full, single, empty = serve_in_fresh_process(path, [texts, texts[:1], []])
     assert len(full["translations"]) == 5 and len(single["translations"]) == 1
-    assert empty == {"translations": [], "scores": [], "source_truncated": []}
+    assert empty["translations"] == empty["scores"] == []
+    assert empty["source_truncated"] == []
     assert full["source_truncated"] == [False, False, True, False, False]
     assert all(np.isfinite(full["scores"]))
     # The same translations as the model decoding in this process.
