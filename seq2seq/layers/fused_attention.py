@@ -53,6 +53,7 @@ from seq2seq.layers.fused import (
     _unstack,
     _zeros_for_none,
 )
+from seq2seq.layers.masking import mask_fill_value
 
 CELL_TYPES = ("lstm", "gru")
 _GATES = {"lstm": 4, "gru": 3}
@@ -173,7 +174,7 @@ class _Decoder:
         query, scores = self.scores(h_top)
         valid = self.valid_memory
         if valid is not None:
-            scores = tf.where(valid, scores, tf.cast(-1e9, scores.dtype))
+            scores = tf.where(valid, scores, mask_fill_value(scores.dtype))
         weights = tf.nn.softmax(scores, axis=-1)
         if valid is not None:
             weights = tf.where(valid, weights, tf.zeros_like(weights))
