@@ -4,7 +4,15 @@ Every loader validates its input eagerly and raises `DataError` naming the
 file, the line and the problem; filters count and report what they drop.
 """
 
-from seq2seq.data import classification, synthetic, tagging, translation
+from seq2seq.data import (
+    boundaries,
+    builtin,
+    classification,
+    synthetic,
+    tagging,
+    translation,
+)
+from seq2seq.data.boundaries import covering_boundaries, length_boundaries
 from seq2seq.data.conll import (
     SCHEMES,
     Sentence,
@@ -36,13 +44,17 @@ __all__ = [
     "LengthFilter",
     "Sentence",
     "batch_by_examples",
+    "boundaries",
+    "builtin",
     "classification",
     "bucket_by_length",
     "conll_dataset",
     "conll_from_hf",
     "convert_tags",
+    "covering_boundaries",
     "labelled_text",
     "labelled_text_from_hf",
+    "length_boundaries",
     "parallel_text_files",
     "parallel_text_from_hf",
     "parallel_text_tsv",

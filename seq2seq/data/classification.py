@@ -5,8 +5,19 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from seq2seq.data.boundaries import length_boundaries
 from seq2seq.data.files import logger
 from seq2seq.data.transforms import LengthFilter, bucket_by_length
+from seq2seq.text.normalize import clean_text
+
+__all__ = [
+    "Truncation",
+    "carve_validation",
+    "carve_validation_without_overlap",
+    "classification_batches",
+    "labelled_arrays",
+    "length_boundaries",
+]
 
 
 class Truncation:
@@ -44,15 +55,6 @@ class Truncation:
         )
         (logger.warning if cut else logger.info)(message)
         return message
-
-
-def length_boundaries(max_length, smallest=8):
-    """Bucket boundaries 8, 16, 32, ... up to `max_length + 1` (exclusive)."""
-    boundaries, bound = [], smallest
-    while bound <= max_length:
-        boundaries.append(bound)
-        bound *= 2
-    return sorted({*boundaries, max_length + 1})
 
 
 def classification_batches(
@@ -129,3 +131,50 @@ def carve_validation(texts, labels, fraction, seed=0):
     chosen = np.zeros(count, bool)
     chosen[np.random.default_rng(seed).permutation(count)[:size]] = True
     return (texts[~chosen], labels[~chosen]), (texts[chosen], labels[chosen])
+
+
+def carve_validation_without_overlap(train, fraction, seed=0, keep_overlap=False):
+    """`carve_validation`, then the carved texts also left in train removed.
+
+    A text that occurs verbatim in both parts (a duplicate in the data) would
+    be scored on something the model trained on, so by default it is taken
+    out of validation (and stays in train).
+
+    Args:
+        train: `(texts, labels)`, equal-length sequences.
+        fraction, seed: As `carve_validation`.
+        keep_overlap: Keep those texts in validation.
+
+    Returns:
+        `(train, valid, report)`: two `(texts, labels)` pairs of arrays and a
+        sentence saying what was carved, how many texts overlapped and what
+        became of them.
+    """
+    train, valid = carve_validation(*train, fraction, seed=seed)
+    seen = set(train[0])
+    overlap = np.array([text in seen for text in valid[0]], bool)
+    report = (
+        f"no validation set given: carved a seeded {fraction:.0%} of train "
+        f"(seed {seed}): {len(valid[0])} examples, {len(train[0])} left to train "
+        f"on; {overlap.sum()} of the carved texts also occur verbatim in the rest "
+        "of train, " + ("kept" if keep_overlap else "removed from validation")
+    )
+    if not keep_overlap:
+        valid = (valid[0][~overlap], valid[1][~overlap])
+    return train, valid, report
+
+
+def labelled_arrays(dataset, batch_size=4096):
+    """Cleaned texts and label ids of a `(text, label)` dataset, as arrays.
+
+    The texts go through `seq2seq.text.clean_text` (as the classifier's
+    export does at serving time).
+
+    Returns:
+        `(texts, labels)`: an object array of `bytes` and an `int32` array.
+    """
+    texts, labels = [], []
+    for text, label in dataset.batch(batch_size):
+        texts += list(clean_text(text).numpy())
+        labels += list(label.numpy())
+    return np.array(texts, dtype=object), np.array(labels, dtype=np.int32)

@@ -14,6 +14,13 @@ import typing
 import yaml
 
 
+class ConfigError(ValueError):
+    """A bad option value: the message names the option and the value.
+
+    Command-line programs report it in one line (`seq2seq.cli.run`).
+    """
+
+
 def option(default, help: str):
     """A config dataclass field with a default and its `--help` text."""
     return dataclasses.field(default=default, metadata={"help": help})
@@ -43,6 +50,14 @@ def parse_config(config_class, argv=None, description=None):
         description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--config", help="a YAML file of field: value pairs")
+    # Read by `seq2seq.cli` before TensorFlow is imported; listed for --help.
+    parser.add_argument(
+        "--tf-logs",
+        type=_parse_bool,
+        default=False,
+        metavar="TF_LOGS",
+        help="show TensorFlow's start-up logs: CUDA, oneDNN, absl (default: False)",
+    )
     for field in dataclasses.fields(config_class):
         default = field.default if field.default is not dataclasses.MISSING else None
         parser.add_argument(
@@ -56,10 +71,16 @@ def parse_config(config_class, argv=None, description=None):
     args = vars(parser.parse_args(argv))
 
     config_file = args.pop("config", None)
+    args.pop("tf_logs")
     values = {}
     if config_file:
-        with open(config_file, encoding="utf-8") as file:
-            loaded = yaml.safe_load(file) or {}
+        try:
+            with open(config_file, encoding="utf-8") as file:
+                loaded = yaml.safe_load(file) or {}
+        except (OSError, yaml.YAMLError) as error:
+            parser.error(f"--config {config_file}: {error}")
+        if not isinstance(loaded, dict):
+            parser.error(f"{config_file}: expected field: value pairs")
         names = {f.name for f in dataclasses.fields(config_class)}
         unknown = sorted(set(loaded) - names)
         if unknown:
