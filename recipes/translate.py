@@ -31,7 +31,6 @@ import dataclasses
 import importlib.util
 import os
 import sys
-import time
 
 if importlib.util.find_spec("seq2seq") is None:  # run from a clone, not installed
     print("error: seq2seq is not installed; run: pip install -e .", file=sys.stderr)
@@ -72,7 +71,7 @@ class Config(training.TrainingConfig):
     attention: str = option("bahdanau", "bahdanau, luong_dot or luong_general")
     dropout: float = option(0.2, "dropout rate")
     tie_embeddings: bool | None = option(
-        None, "output layer = embedding (default: if fits)"
+        None, "tie the output layer to the embedding (None: if the sizes allow)"
     )
     label_smoothing: float = option(0.1, "label smoothing of the loss")
     max_length: int = option(127, "longest pair kept, in pieces (others counted)")
@@ -81,7 +80,6 @@ class Config(training.TrainingConfig):
     warmup_steps: int = option(100, "linear warm-up steps before inverse-sqrt decay")
     beam_size: int = option(4, "beam of test decoding and the export (1: greedy)")
     length_penalty: float = option(0.6, "GNMT length-penalty alpha")
-    seed: int = option(0, "seed of initialisation, shuffling and the built-in corpus")
     output_dir: str = option("runs/translate", "checkpoints, logs, tokenizer, output")
     export_dir: str | None = option(None, "SavedModel (default: OUTPUT_DIR/export)")
     examples: str = option("", "sentences to translate with the export, separated by |")
@@ -117,8 +115,7 @@ def load_splits(config):
 
 def main(argv=None):
     config = training.parse_config(Config, argv, description=__doc__)
-    strategy = training.setup(config)  # devices, distribution, precision, seeds
-    os.makedirs(config.output_dir, exist_ok=True)
+    strategy = training.setup(config)  # devices, distribution, seeds, output dir
 
     train_pairs, valid_pairs, test_pairs = load_splits(config)
     tokenizer = sentencepiece_tokenizer(
@@ -166,9 +163,7 @@ def main(argv=None):
         )
     trainer = training.Trainer(model, optimizer, config, strategy)
 
-    start = time.perf_counter()
     trainer.fit(train, valid)
-    train_seconds = time.perf_counter() - start
     print(train_filter.report(), valid_filter.report(), sep="\n")
     if not trainer.chief:  # other workers of a cluster leave the rest to it
         return None
@@ -180,12 +175,12 @@ def main(argv=None):
         model, tokenizer, test_pairs, max_source_length=config.max_length, **decoding
     )
     scores = evaluation.translation_scores(hypotheses, references)
-    scores["train_seconds"] = round(train_seconds, 1)
+    scores["train_seconds"] = round(trainer.fit_seconds, 1)
     evaluation.write_results(config.output_dir, scores, {"test.hyp": hypotheses})
     print(f"test BLEU {scores['bleu']:.2f}  ({scores['bleu_signature']})")
     print(f"test chrF {scores['chrf']:.2f}  ({scores['chrf_signature']})")
     print(f"test exact match {scores['exact_match']:.3f}")
-    print(f"training took {train_seconds:.0f} s")
+    print(f"training took {trainer.fit_seconds:.0f} s")
 
     export_dir = config.export_dir or os.path.join(config.output_dir, "export")
     serving.show_examples(

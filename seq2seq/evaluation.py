@@ -97,6 +97,33 @@ def tagger_entity_scores(model, batches, tag_names) -> dict:
     )
 
 
+def classifier_scores(
+    model, tokenizer, texts, labels, num_classes, max_length, batch_size=64
+) -> dict:
+    """`classification_scores` of a classifier on every text, and by length.
+
+    Every text gets a prediction (`classify_all`), an empty one too.
+
+    Returns:
+        `classification_scores`, and `by_length` (`accuracy_by_length`).
+    """
+    predicted = classify_all(model, tokenizer, texts, max_length, batch_size)
+    scores = classification_scores(labels, predicted, num_classes)
+    scores["by_length"] = accuracy_by_length(texts, labels, predicted)
+    return scores
+
+
+def describe_classifier_scores(scores) -> str:
+    """`classifier_scores` as lines: accuracy and macro F1, then by length."""
+    lines = [
+        f"test accuracy {scores['accuracy']:.4f}  macro F1 {scores['macro_f1']:.4f}"
+        f"  ({scores['examples']} examples)"
+    ]
+    for name, part in scores["by_length"].items():
+        lines.append(f"  {name}: accuracy {part['accuracy']:.4f} ({part['examples']})")
+    return "\n".join(lines)
+
+
 def classify_all(model, tokenizer, texts, max_length, batch_size=64):
     """The predicted class of every text, each read up to `max_length` pieces.
 

@@ -24,7 +24,7 @@ from seq2seq.data.conll import (
     spans_to_tags,
     tags_to_spans,
 )
-from seq2seq.data.files import DataError, read_lines, rows_dataset
+from seq2seq.data.files import DataError, MissingSplitError, read_lines, rows_dataset
 from seq2seq.data.labelled import labelled_text, labelled_text_from_hf
 from seq2seq.data.parallel import (
     parallel_text_files,
@@ -42,6 +42,7 @@ __all__ = [
     "SCHEMES",
     "DataError",
     "LengthFilter",
+    "MissingSplitError",
     "Sentence",
     "batch_by_examples",
     "boundaries",

@@ -15,6 +15,7 @@ __all__ = [
     "carve_validation",
     "carve_validation_without_overlap",
     "classification_batches",
+    "label_counts",
     "labelled_arrays",
     "length_boundaries",
 ]
@@ -69,6 +70,9 @@ def classification_batches(
 ):
     """`(text, label)` pairs to `(ids [batch, time], labels [batch])` batches.
 
+    `dataset` is a `tf.data.Dataset` of `(text, label)` pairs, or a pair of
+    sequences `(texts, labels)` (as `labelled_arrays` returns).
+
     Texts are tokenized, cut to `max_length` pieces (counted), and texts
     with no piece at all are dropped (counted); batches are bucketed by
     length so a jit-compiled step sees few shapes. The result is cached, then
@@ -84,6 +88,11 @@ def classification_batches(
         `(batches, truncation, empty_filter)`: report either with `.report()`
         after a pass over the data.
     """
+    if isinstance(dataset, tuple):
+        texts, labels = dataset
+        dataset = tf.data.Dataset.from_tensor_slices(
+            (tf.constant(list(texts), tf.string), tf.constant(labels, tf.int32))
+        )
     truncation = Truncation(max_length, name=name)
     empty = LengthFilter(max_length, min_length=1, name=f"{name} (empty)")
 
@@ -162,6 +171,16 @@ def carve_validation_without_overlap(train, fraction, seed=0, keep_overlap=False
     if not keep_overlap:
         valid = (valid[0][~overlap], valid[1][~overlap])
     return train, valid, report
+
+
+def label_counts(labels, label_names) -> str:
+    """Says the label names, the number of examples and each label's count.
+
+    >>> label_counts([0, 1, 1], ["negative", "positive"])
+    "labels ['negative', 'positive']; train 3 examples, counts [1, 2]"
+    """
+    counts = np.bincount(labels, minlength=len(label_names)).tolist()
+    return f"labels {list(label_names)}; train {len(labels)} examples, counts {counts}"
 
 
 def labelled_arrays(dataset, batch_size=4096):

@@ -122,7 +122,9 @@ class TrainingConfig:
     deterministic: bool = option(
         False, "deterministic TensorFlow ops, for bit-reproducible runs"
     )
-    seed: int = option(0, "seed of initialisation, dropout and shuffling")
+    seed: int = option(
+        0, "seed of initialisation, dropout, shuffling and generated or carved data"
+    )
     output_dir: str = option("runs/train", "checkpoints, logs and results")
     resume: bool = option(
         False, "continue from OUTPUT_DIR/state (after a crash or kill -9)"
