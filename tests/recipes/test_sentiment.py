@@ -6,6 +6,7 @@ import json
 import pytest
 import tensorflow as tf
 
+from seq2seq.data import DataError
 from seq2seq.training import parse_config
 
 
@@ -98,3 +99,44 @@ def test_yaml_config_and_flags(sentiment, tmp_path):
     assert config.units == 48  # flags win over the file
     assert config.pooling == "attention" and config.bidirectional is False
     assert config.epochs == sentiment.Config().epochs
+
+
+def _hub(monkeypatch, **splits):
+    """`datasets.load_dataset` returns these splits, as a hub dataset would."""
+    import datasets
+
+    loaded = datasets.DatasetDict(
+        {name: datasets.Dataset.from_dict(rows) for name, rows in splits.items()}
+    )
+    monkeypatch.setattr(datasets, "load_dataset", lambda *args, **kwargs: loaded)
+
+
+TRAIN_ROWS = {
+    "text": [f"review number {i}" for i in range(40)],
+    "label": ["pos", "neg"] * 20,
+}
+
+
+def test_a_missing_validation_split_is_carved(sentiment, monkeypatch, capsys):
+    _hub(monkeypatch, train=TRAIN_ROWS, test=TRAIN_ROWS)  # as IMDB: no validation
+    config = parse_config(sentiment.Config, ["--dataset", "imdb"])
+    train, valid, _, names = sentiment.load_splits(config)
+    assert names == ["neg", "pos"] and len(train[0]) == 38 and len(valid[0]) == 2
+    assert "no validation set given: carved a seeded 5%" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "valid_rows, message",
+    [
+        ({"text": ["fine"], "label": ["neutral"]}, "label 'neutral' is not in"),
+        ({"sentence": ["fine"], "label": ["pos"]}, r"no column 'text'"),
+    ],
+)
+def test_a_bad_validation_split_stops_with_its_message(
+    sentiment, monkeypatch, capsys, valid_rows, message
+):
+    _hub(monkeypatch, train=TRAIN_ROWS, validation=valid_rows)
+    config = parse_config(sentiment.Config, ["--dataset", "imdb"])
+    with pytest.raises(DataError, match=message):
+        sentiment.load_splits(config)
+    assert "carved" not in capsys.readouterr().out
