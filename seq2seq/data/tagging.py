@@ -7,8 +7,6 @@ import tensorflow as tf
 from seq2seq.data.conll import Sentence, conll_dataset
 from seq2seq.data.files import DataError
 from seq2seq.data.transforms import LengthFilter, bucket_by_length
-from seq2seq.text.word_features import WordFeatures
-from seq2seq.text.word_vocabulary import CharacterVocabulary, WordVocabulary
 
 
 def check_tags(sentences: list[Sentence], tag_names, path: str = "data") -> None:
@@ -48,6 +46,9 @@ def word_features_from(
         `(features, summary)`: the layer, and a sentence giving the sizes of
         the data and the vocabularies and how many words are cut.
     """
+    # Imported here: seq2seq.layers.crf still imports seq2seq.data (a cycle).
+    from seq2seq.text import CharacterVocabulary, WordFeatures, WordVocabulary
+
     words = [s.tokens for s in sentences]
     features = WordFeatures(
         WordVocabulary.build(words, min_count, None, lowercase, normalize_digits),
