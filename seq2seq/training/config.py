@@ -21,6 +21,15 @@ class ConfigError(ValueError):
     """
 
 
+TRAINING_HELP = """\
+Training is seq2seq.training.Trainer, shared by every recipe: --strategy
+mirrored (with --num-cpu-devices 2 on a CPU) or multi-worker, --mixed-precision
+true, --accumulate-steps K, --clip-norm, and --resume true to continue after a
+crash or kill -9 from the last state in OUTPUT_DIR/state (written every
+--checkpoint-every updates). Bad data or option values stop with one line,
+"error: ...", and exit status 2."""
+
+
 def option(default, help: str):
     """A config dataclass field with a default and its `--help` text."""
     return dataclasses.field(default=default, metadata={"help": help})
@@ -46,8 +55,13 @@ def _argument_type(field_type):
 def parse_config(config_class, argv=None, description=None):
     """An instance of `config_class` from `argv` (and `--config` YAML)."""
     hints = typing.get_type_hints(config_class)
+    training = isinstance(config_class, type) and issubclass(
+        config_class, TrainingConfig
+    )
     parser = argparse.ArgumentParser(
-        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description,
+        epilog=TRAINING_HELP if training else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--config", help="a YAML file of field: value pairs")
     # Read by `seq2seq.cli` before TensorFlow is imported; listed for --help.
