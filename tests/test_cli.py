@@ -81,3 +81,16 @@ def test_tensorflow_starts_quietly_unless_asked():
     # What is hidden: TensorFlow's own start-up lines (absl's notice at least;
     # oneDNN and CUDA lines where they apply).
     assert "absl::InitializeLog" in _start_tensorflow("--tf-logs", "true")
+
+
+def test_parse_config_takes_tf_logs_and_names_a_bad_config_file(tmp_path, capsys):
+    from seq2seq.training import TrainingConfig, parse_config
+
+    config = parse_config(TrainingConfig, ["--tf-logs", "true", "--epochs", "2"])
+    assert config == TrainingConfig(epochs=2)  # the flag is not a field
+    for text in ("epochs: [1\n", "- a list\n"):
+        (tmp_path / "run.yaml").write_text(text)
+        with pytest.raises(SystemExit) as exit_info:
+            parse_config(TrainingConfig, ["--config", str(tmp_path / "run.yaml")])
+        assert exit_info.value.code == 2
+        assert "run.yaml" in capsys.readouterr().err.splitlines()[-1]

@@ -172,7 +172,6 @@ def parallel_text_from_hf(
         data_files: Local files for the `json`/`csv`/`text` builders.
         empty_lines: As in `parallel_text_files`.
     """
-
     records = load_hf_split(name, config, split, data_files)
     first = records[0] if len(records) else {}
     for column in (source_column, target_column):
