@@ -24,7 +24,8 @@ _SUBPACKAGES = (
     "text",
     "training",
 )
-__all__ = list(_SUBPACKAGES)
+# Not `cli`: importing it quiets TensorFlow, which a star import should not do.
+__all__ = [name for name in _SUBPACKAGES if name != "cli"]
 
 
 def __getattr__(name):
