@@ -19,20 +19,18 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import keras  # noqa: E402
+import keras
 
-from seq2seq.data import parallel_text_files, read_lines  # noqa: E402
-from seq2seq.data.translation import translation_batches  # noqa: E402
-from seq2seq.models import EncoderDecoder  # noqa: E402
-from seq2seq.text import SentencePieceTokenizer, train_sentencepiece  # noqa: E402
+from seq2seq.data import parallel_text_files, read_lines
+from seq2seq.data.translation import translation_batches
+from seq2seq.models import EncoderDecoder
+from seq2seq.text import SentencePieceTokenizer, train_sentencepiece
 
 MULTI30K = os.path.join(
     os.path.dirname(__file__), "..", "..", "shared", "data", "multi30k"

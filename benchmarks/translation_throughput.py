@@ -94,7 +94,7 @@ def pairs_and_tokenizer(args, folder):
 def cached_batches(pairs, tokenizer, args, new):
     """The first `updates` batches of an epoch, as the recipe makes them."""
     if new:
-        boundaries = data.length_boundaries(args.max_length, width=1)
+        boundaries = data.even_boundaries(args.max_length, width=1)
     else:
         boundaries = [b for b in OLD_BOUNDARIES if b <= args.max_length] + [
             args.max_length + 1

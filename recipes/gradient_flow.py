@@ -27,21 +27,23 @@ returns the table's rows.
 from __future__ import annotations
 
 import dataclasses
-import math
+import importlib.util
 import os
 import sys
 import time
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if importlib.util.find_spec("seq2seq") is None:  # run from a clone, not installed
+    print("error: seq2seq is not installed; run: pip install -e .", file=sys.stderr)
+    sys.exit(2)
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+from seq2seq import cli  # first: TensorFlow starts quietly (--tf-logs true: not)
 
-from seq2seq import diagnostics, layers  # noqa: E402
-from seq2seq.training import option, parse_config  # noqa: E402
+# isort: split
+import keras
+
+from seq2seq import diagnostics, layers
+from seq2seq.diagnostics import first_token
+from seq2seq.training import ConfigError, option, parse_config
 
 
 @dataclasses.dataclass
@@ -74,25 +76,6 @@ class Config:
     )
 
 
-def gate_bias_initializer(block, value):
-    """A bias initializer: `value` on the gate `block` (0-based), 0 elsewhere.
-
-    For GRU's `[2, 3 * units]` bias (`reset_after`) only the input row gets it.
-    """
-
-    def initializer(shape, dtype=None):
-        bias = np.zeros(shape, dtype="float32")
-        units = shape[-1] // (4 if len(shape) == 1 else 3)
-        columns = slice(block * units, (block + 1) * units)
-        if len(shape) == 1:
-            bias[columns] = value
-        else:
-            bias[0, columns] = value
-        return keras.ops.convert_to_tensor(bias, dtype=dtype)
-
-    return initializer
-
-
 def make_layers(config: Config) -> dict:
     """The cells compared, by name: Keras's initialisation, and gates held open.
 
@@ -109,158 +92,62 @@ def make_layers(config: Config) -> dict:
         f"LSTM b_f={bias:g}": layers.LSTM(
             units,
             unit_forget_bias=False,
-            bias_initializer=gate_bias_initializer(1, bias),  # i, f, c, o
+            bias_initializer=first_token.gate_bias_initializer(1, bias),  # i, f, c, o
         ),
         f"GRU b_z={bias:g}": layers.GRU(
             units,
-            bias_initializer=gate_bias_initializer(0, bias),  # z, r, h
+            bias_initializer=first_token.gate_bias_initializer(0, bias),  # z, r, h
         ),
     }
 
 
-def first_token_task(config: Config, examples: int, seed: int):
-    """Random token sequences `[examples, steps]`; the label is the first token."""
-    rng = np.random.default_rng(seed)
-    tokens = rng.integers(1, config.vocabulary, size=(examples, config.steps))
-    return tokens.astype("int32"), (tokens[:, 0] - 1).astype("int32")
-
-
-def build_model(config: Config, layer) -> keras.Model:
-    inputs = keras.Input((config.steps,), dtype="int32")
-    x = keras.layers.Embedding(config.vocabulary, config.embedding_size)(inputs)
-    logits = keras.layers.Dense(config.vocabulary - 1)(layer(x))
-    return keras.Model(inputs, logits)
-
-
-LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-
-def measure(model, layer, probe, evaluation, config: Config) -> dict:
-    """One row of the table: gradient flow, spectral radius, norms, accuracy."""
-    norms = diagnostics.hidden_state_gradients(model, layer, *probe, LOSS)
-    clipping = diagnostics.gradient_norms(model, *probe, config.clip_norm, LOSS)
-    radii = diagnostics.spectral_radius(layer)
-    predictions = np.argmax(model(evaluation[0], training=False), axis=-1)
-    return {
-        "grad_first": float(norms[0]),
-        "grad_last": float(norms[-1]),
-        "ratio": float(norms[0] / norms[-1]) if norms[-1] > 0 else math.nan,
-        "spectral_radius": radii,
-        "global_norm": clipping.norm,
-        "clipped_norm": clipping.clipped_norm,
-        "accuracy": float(np.mean(predictions == evaluation[1])),
-        "norms": norms,
-    }
-
-
-def sgd_from_here(model, probe, config: Config, clip_norm) -> dict:
-    """`sgd_steps` plain SGD steps on the probe batch, then the weights back.
-
-    Returns how far they moved the weights (the global norm of the change),
-    and the probe loss and global gradient norm they led to.
-    """
-    weights = [w.numpy() for w in model.trainable_weights]
-    optimizer = keras.optimizers.SGD(
-        config.sgd_learning_rate, global_clipnorm=clip_norm
-    )
-    for _ in range(config.sgd_steps):
-        with tf.GradientTape() as tape:
-            loss = LOSS(probe[1], model(probe[0], training=True))
-        gradients = tape.gradient(loss, model.trainable_weights)
-        # The embedding's gradient comes as IndexedSlices with a row per
-        # token occurrence; the global norm of those counts a repeated token's
-        # rows apart, not summed, so it is made dense first.
-        gradients = [tf.convert_to_tensor(g) for g in gradients]
-        optimizer.apply(gradients, model.trainable_weights)
-    moved = [
-        w.numpy() - start
-        for w, start in zip(model.trainable_weights, weights, strict=True)
-    ]
-    after = diagnostics.gradient_norms(model, *probe, config.clip_norm, LOSS)
-    result = {
-        "update_norm": float(np.sqrt(sum(np.sum(np.square(m)) for m in moved))),
-        "loss": float(LOSS(probe[1], model(probe[0], training=False))),
-        "global_norm": after.norm,
-    }
-    for variable, start in zip(model.trainable_weights, weights, strict=True):
-        variable.assign(start)
-    return result
-
-
-def format_table(table, config: Config) -> str:
-    header = (
-        f"{'cell':<12} {'phase':<8} {'|dL/dh(0)|':>10} {'|dL/dh(T-1)|':>12} "
-        f"{'ratio':>9} {'spectral radius':>18} {'grad norm':>10} "
-        f"{'clipped':>8} {'accuracy':>8}"
-    )
-    lines = [header]
-    for row in table:
-        name, radius = max(row["spectral_radius"].items(), key=lambda kv: kv[1])
-        lines.append(
-            f"{row['cell']:<12} {row['phase']:<8} {row['grad_first']:>10.2e} "
-            f"{row['grad_last']:>12.2e} {row['ratio']:>9.1e} "
-            f"{f'{radius:.2f} ({name})':>18} {row['global_norm']:>10.2e} "
-            f"{row['clipped_norm']:>8.2f} {row['accuracy']:>8.3f}"
-        )
-    lines.append(
-        f"\nFrom W_hh x {config.scale:g}, {config.sgd_steps} plain SGD steps "
-        f"(learning rate {config.sgd_learning_rate:g}) without / with clipping:"
-    )
-    lines.append(
-        f"{'cell':<12} {'weights moved by':>21} {'loss after':>15} "
-        f"{'grad norm after':>21}"
-    )
-    for row in table:
-        if row["phase"] == "scaled":
-            free, clipped = row["sgd_unclipped"], row["sgd_clipped"]
-            lines.append(
-                f"{row['cell']:<12} "
-                f"{free['update_norm']:>10.2e} / {clipped['update_norm']:<8.2e} "
-                f"{free['loss']:>7.3f} / {clipped['loss']:<5.3f} "
-                f"{free['global_norm']:>10.2e} / {clipped['global_norm']:<8.2e}"
-            )
-    return "\n".join(lines)
+def task(config: Config, examples: int, seed: int):
+    """`(tokens, labels)` of the first-token task at the configured sizes."""
+    return first_token.first_token_task(examples, config.steps, config.vocabulary, seed)
 
 
 def main(argv=None):
     config = parse_config(Config, argv, description=__doc__)
     os.makedirs(config.output_dir, exist_ok=True)
-    probe = first_token_task(config, config.probe_examples, config.seed + 1)
-    evaluation = first_token_task(config, config.eval_examples, config.seed + 2)
-    train = first_token_task(
-        config, config.train_steps * config.batch_size, config.seed + 3
-    )
+    probe = task(config, config.probe_examples, config.seed + 1)
+    evaluation = task(config, config.eval_examples, config.seed + 2)
+    train = task(config, config.train_steps * config.batch_size, config.seed + 3)
     print(
         f"Recall the first of {config.steps} tokens "
         f"(chance = {1 / (config.vocabulary - 1):.3f}); "
         f"{config.units} units, {config.train_steps} training steps"
     )
 
+    def measure(model, layer):
+        return first_token.measure(model, layer, probe, evaluation, config.clip_norm)
+
     names = list(make_layers(config))
     if config.cells:
         chosen = [name.strip() for name in config.cells.split(",")]
         unknown = sorted(set(chosen) - set(names))
         if unknown:
-            raise ValueError(f"cells must be among {names}. Received: {unknown}")
+            raise ConfigError(f"cells must be among {names}. Received: {unknown}")
         names = chosen
     table = []
     for name in names:
         keras.utils.set_random_seed(config.seed)  # the same seeds for each cell
         layer = make_layers(config)[name]
-        model = build_model(config, layer)
-        table.append(
-            {"cell": name, "phase": "init"}
-            | measure(model, layer, probe, evaluation, config)
+        model = first_token.first_token_model(
+            layer, config.vocabulary, config.embedding_size, config.steps
         )
+        table.append({"cell": name, "phase": "init"} | measure(model, layer))
 
         # Explosion: the initial W_hh times `scale`, every gate block alike.
         recurrent_kernel = layer.cell.recurrent_kernel
         initial = recurrent_kernel.numpy()
         recurrent_kernel.assign(initial * config.scale)
         row = {"cell": name, "phase": "scaled"}
-        row |= measure(model, layer, probe, evaluation, config)
-        row["sgd_unclipped"] = sgd_from_here(model, probe, config, None)
-        row["sgd_clipped"] = sgd_from_here(model, probe, config, config.clip_norm)
+        row |= measure(model, layer)
+        sgd = (config.sgd_steps, config.sgd_learning_rate)
+        row["sgd_unclipped"] = first_token.sgd_from_here(model, probe, *sgd)
+        row["sgd_clipped"] = first_token.sgd_from_here(
+            model, probe, *sgd, config.clip_norm
+        )
         table.append(row)
         recurrent_kernel.assign(initial)
 
@@ -268,17 +155,21 @@ def main(argv=None):
             optimizer=keras.optimizers.Adam(
                 config.learning_rate, global_clipnorm=config.clip_norm
             ),
-            loss=LOSS,
+            loss=first_token.LOSS,
             jit_compile=config.jit_compile,
         )
         start = time.perf_counter()
         model.fit(*train, batch_size=config.batch_size, epochs=1, verbose=0)
         seconds = time.perf_counter() - start
         row = {"cell": name, "phase": "trained", "train_seconds": seconds}
-        table.append(row | measure(model, layer, probe, evaluation, config))
+        table.append(row | measure(model, layer))
         print(f"  {name}: trained in {seconds:.0f} s")
 
-    print(format_table(table, config))
+    print(
+        first_token.format_table(
+            table, config.scale, config.sgd_steps, config.sgd_learning_rate
+        )
+    )
     panels = {
         "at initialisation": {},
         f"W_hh x {config.scale:g} (initial weights)": {},
@@ -297,4 +188,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

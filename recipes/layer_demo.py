@@ -10,66 +10,56 @@ weights with Keras's built-in layer, and the two runs agree.
 
     python recipes/layer_demo.py            # about two minutes on 2 cores
     python recipes/layer_demo.py --epochs 20 --max-length 40
-
-This is a stand-in for the main job until the translation recipe exists.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import os
+import importlib.util
+import sys
 import time
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if importlib.util.find_spec("seq2seq") is None:  # run from a clone, not installed
+    print("error: seq2seq is not installed; run: pip install -e .", file=sys.stderr)
+    sys.exit(2)
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+from seq2seq import cli  # first: TensorFlow starts quietly (--tf-logs true: not)
 
-from seq2seq import layers  # noqa: E402
+# isort: split
+import keras
+import numpy as np
+
+from seq2seq import layers
+from seq2seq.diagnostics import first_token
+from seq2seq.training import option, parse_config
 
 
 @dataclasses.dataclass
 class Config:
-    vocabulary: int = 8  # tokens 1..7; 0 is padding
-    min_length: int = 10
-    max_length: int = 20
-    examples: int = 4096
-    units: int = 32
-    epochs: int = 8
-    batch_size: int = 64
-    learning_rate: float = 1e-2
-    seed: int = 0
+    vocabulary: int = option(8, "tokens 1..vocabulary-1; 0 is padding")
+    min_length: int = option(10, "shortest sequence")
+    max_length: int = option(20, "longest sequence")
+    examples: int = option(4096, "training sequences")
+    units: int = option(32, "units of each recurrent layer")
+    epochs: int = option(8, "training epochs")
+    batch_size: int = option(64, "sequences per batch")
+    learning_rate: float = option(1e-2, "Adam's learning rate")
+    seed: int = option(0, "seed of the data and of the initial weights")
 
 
 def make_data(config: Config, examples: int, seed: int):
     """Random right-padded token sequences; the label is the first token."""
-    rng = np.random.default_rng(seed)
-    lengths = rng.integers(config.min_length, config.max_length + 1, size=examples)
-    tokens = rng.integers(1, config.vocabulary, size=(examples, config.max_length))
-    tokens[np.arange(config.max_length)[None, :] >= lengths[:, None]] = 0
-    return tokens.astype("int32"), tokens[:, 0] - 1
+    return first_token.first_token_task(
+        examples, config.max_length, config.vocabulary, seed, config.min_length
+    )
 
 
 def build_model(layer, config: Config) -> keras.Model:
-    inputs = keras.Input((None,), dtype="int32")
-    x = keras.layers.Embedding(config.vocabulary, 16, mask_zero=True)(inputs)
-    x = layer(x)
-    outputs = keras.layers.Dense(config.vocabulary - 1)(x)
-    return keras.Model(inputs, outputs)
+    return first_token.first_token_model(layer, config.vocabulary, mask_zero=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for field in dataclasses.fields(Config):
-        parser.add_argument(
-            "--" + field.name.replace("_", "-"),
-            type=type(field.default),
-            default=field.default,
-            help=f"default: {field.default}",
-        )
-    config = Config(**vars(parser.parse_args()))
+def main(argv=None) -> None:
+    config = parse_config(Config, argv, description=__doc__)
     keras.utils.set_random_seed(config.seed)
     x_train, y_train = make_data(config, config.examples, config.seed)
     x_valid, y_valid = make_data(config, 1024, config.seed + 1)
@@ -129,4 +119,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -1,6 +1,168 @@
-"""Scores for model outputs, from the libraries people report with."""
+"""Model outputs over whole data sets, and their scores from the libraries
+people report with."""
 
 from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from seq2seq import serving
+
+
+def translate_all(model, tokenizer, pairs, batch_size=128, **options):
+    """Hypotheses and references for every `(source, target)` pair.
+
+    Decodes as the export does (`serving.Translator`: beam search under
+    XLA, sources cut to `max_source_length` pieces), `batch_size` pairs at
+    a time, in the order of `pairs`.
+
+    Args:
+        model: An `EncoderDecoder`.
+        tokenizer: Its `SentencePieceTokenizer`.
+        pairs: A dataset of `(source, target)` strings.
+        batch_size: Sources decoded at once.
+        **options: `Translator` options: `beam_size`,
+            `length_penalty_alpha`, `max_length`, `max_length_ratio`,
+            `max_source_length`.
+
+    Returns:
+        `(hypotheses, references)`, lists of `str`.
+    """
+    translator = serving.Translator(model, tokenizer, **options)
+    hypotheses, references = [], []
+    for sources, targets in pairs.batch(batch_size):
+        translations = translator.serve(sources)["translations"]
+        hypotheses += [t.decode() for t in translations.numpy()]
+        references += [t.decode() for t in targets.numpy()]
+    return hypotheses, references
+
+
+def write_results(folder, scores, texts=None) -> None:
+    """Writes `scores` to `folder/scores.json`, and text files of lines.
+
+    Args:
+        folder: An existing directory.
+        scores: A JSON-serialisable dict.
+        texts: `{file name: lines}`, each written one `str` a line (the
+            hypotheses of a test set, say).
+    """
+    with open(os.path.join(folder, "scores.json"), "w", encoding="utf-8") as file:
+        json.dump(scores, file, indent=2)
+    for name, lines in (texts or {}).items():
+        with open(os.path.join(folder, name), "w", encoding="utf-8") as file:
+            file.write("\n".join(lines) + "\n")
+
+
+def tag_all(model, batches):
+    """Gold and predicted tag ids per sentence, unpadded, in batch order.
+
+    Args:
+        model: A `SequenceTagger`.
+        batches: `(features, tags)` batches (`seq2seq.data.tagging`), whose
+            `features["words"]` is 0 at padding.
+
+    Returns:
+        `(gold, predicted)`: lists of lists of tag ids, one per sentence.
+    """
+    predict = tf.function(model.predict_tags, reduce_retracing=True)
+    gold, predicted = [], []
+    for features, tags in batches:
+        ids = predict(features).numpy()
+        lengths = (features["words"].numpy() > 0).sum(axis=1)
+        if ids.shape != tuple(tags.shape):
+            raise RuntimeError(
+                f"predicted tags of shape {ids.shape} for gold tags of shape "
+                f"{tuple(tags.shape)}"
+            )
+        for row, length in enumerate(lengths):
+            gold.append(tags[row, :length].numpy().tolist())
+            predicted.append(ids[row, :length].tolist())
+    return gold, predicted
+
+
+def tagger_entity_scores(model, batches, tag_names) -> dict:
+    """`entity_scores` of a tagger's predictions on `batches`.
+
+    Args:
+        model, batches: As `tag_all`.
+        tag_names: The IOB2 name of each tag id.
+    """
+    gold, predicted = tag_all(model, batches)
+    return entity_scores(
+        [[tag_names[t] for t in sentence] for sentence in gold],
+        [[tag_names[t] for t in sentence] for sentence in predicted],
+    )
+
+
+def classifier_scores(
+    model, tokenizer, texts, labels, num_classes, max_length, batch_size=64
+) -> dict:
+    """`classification_scores` of a classifier on every text, and by length.
+
+    Every text gets a prediction (`classify_all`), an empty one too.
+
+    Returns:
+        `classification_scores`, and `by_length` (`accuracy_by_length`).
+    """
+    predicted = classify_all(model, tokenizer, texts, max_length, batch_size)
+    scores = classification_scores(labels, predicted, num_classes)
+    scores["by_length"] = accuracy_by_length(texts, labels, predicted)
+    return scores
+
+
+def describe_classifier_scores(scores) -> str:
+    """`classifier_scores` as lines: accuracy and macro F1, then by length."""
+    lines = [
+        f"test accuracy {scores['accuracy']:.4f}  macro F1 {scores['macro_f1']:.4f}"
+        f"  ({scores['examples']} examples)"
+    ]
+    for name, part in scores["by_length"].items():
+        lines.append(f"  {name}: accuracy {part['accuracy']:.4f} ({part['examples']})")
+    return "\n".join(lines)
+
+
+def classify_all(model, tokenizer, texts, max_length, batch_size=64):
+    """The predicted class of every text, each read up to `max_length` pieces.
+
+    Every text gets a prediction, an empty one too (its ids are all
+    padding), as the export gives.
+
+    Returns:
+        An `int` array of class ids.
+    """
+    ids, _ = serving.source_ids(
+        tokenizer, tf.constant(list(texts), tf.string), max_length
+    )
+    logits = model.predict(ids, batch_size=batch_size, verbose=0)
+    return np.argmax(logits, axis=-1)
+
+
+def accuracy_by_length(texts, labels, predicted, groups=((1, 4), (5, 14))) -> dict:
+    """Accuracy of the short, medium and long texts, in whitespace words.
+
+    Args:
+        texts: `str` or `bytes` texts.
+        labels, predicted: Class ids, aligned with `texts`.
+        groups: `(low, high)` word counts of each group but the last, which
+            holds the texts longer than the last `high`.
+
+    Returns:
+        `{"1-4 words": {"examples", "accuracy"}, ..., "15+ words": ...}`,
+        leaving out groups with no text.
+    """
+    words = np.array([len(t.split()) for t in texts])
+    labels, predicted = np.asarray(labels), np.asarray(predicted)
+    report = {}
+    for low, high in (*groups, (groups[-1][1] + 1, None)):
+        chosen = (words >= low) & (words <= (high or words.max(initial=0)))
+        name = f"{low}+ words" if high is None else f"{low}-{high} words"
+        if chosen.any():
+            correct = float(np.mean(labels[chosen] == predicted[chosen]))
+            report[name] = {"examples": int(chosen.sum()), "accuracy": correct}
+    return report
 
 
 def translation_scores(hypotheses, references) -> dict:

@@ -255,3 +255,42 @@ def export_classifier(model, tokenizer, path, label_names, max_length=512, **opt
     model(tf.ones([1, 1], tf.int32))  # create the variables eagerly
     classifier = Classifier(model, tokenizer, label_names, max_length, **options)
     return _write_text_export(path, classifier.serve, model, tokenizer)
+
+
+def _describe(text, outputs, row):
+    """One example's line: a translation, tagged words or a label."""
+    if "translations" in outputs:
+        return f"{text}  ->  {outputs['translations'][row].decode()}"
+    if "tags" in outputs:
+        tags = (t.decode() for t in outputs["tags"][row][: outputs["lengths"][row]])
+        pairs = zip(text.split(), tags, strict=True)
+        return " ".join(w if t == "O" else f"{w}/{t}" for w, t in pairs)
+    probability = outputs["probabilities"][row].max()
+    return f"{outputs['labels'][row].decode()} {probability:.3f}  {text[:100]}"
+
+
+def show_examples(path, texts, defaults=()) -> list[str]:
+    """Runs texts through the export at `path` and prints what it returns.
+
+    Loads the SavedModel as a user would (`tf.saved_model.load`, the
+    `serving_default` signature) and prints one line per text: `source  ->
+    translation` for a translator, `word/TAG` for the entities of a tagger,
+    `label probability  text` for a classifier.
+
+    Args:
+        path: A directory written by `export_translator`, `export_tagger` or
+            `export_classifier`.
+        texts: The examples; empty ones are left out.
+        defaults: The examples when `texts` has none.
+
+    Returns:
+        The printed lines, without their indentation.
+    """
+    texts = [text for text in texts if text] or list(defaults)
+    served = tf.saved_model.load(str(path)).signatures["serving_default"]
+    outputs = {k: v.numpy() for k, v in served(text=tf.constant(texts)).items()}
+    lines = [_describe(text, outputs, row) for row, text in enumerate(texts)]
+    print(f"exported to {path}; through the export:")
+    for line in lines:
+        print(f"  {line}")
+    return lines

@@ -1,13 +1,16 @@
 """Shared test set-up: the TensorFlow backend, quiet logs, seeded randomness."""
 
+import importlib.util
 import os
+import pathlib
+import sys
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import keras
+import numpy as np
+import pytest
 
 
 @pytest.fixture(autouse=True)
@@ -15,6 +18,31 @@ def _seeded():
     """Every test starts from the same seeds, so failures reproduce."""
     keras.utils.set_random_seed(1234)
     yield
+
+
+ROOT = pathlib.Path(__file__).parents[1]
+
+
+@pytest.fixture(scope="session")
+def load_recipe():
+    """Imports a script of the repository by its path: `load_recipe("recipes/ner.py")`.
+
+    The scripts (recipes/, tokenizers/) are not a package; each is loaded once
+    per session, under the name `<stem>_script`.
+    """
+    loaded = {}
+
+    def load(path):
+        if path not in loaded:
+            name = f"{pathlib.Path(path).stem}_script"
+            spec = importlib.util.spec_from_file_location(name, ROOT / path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module  # dataclasses look their module up
+            spec.loader.exec_module(module)
+            loaded[path] = module
+        return loaded[path]
+
+    return load
 
 
 @pytest.fixture

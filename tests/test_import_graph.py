@@ -25,9 +25,12 @@ FLOORS = {
     "models": 3,
     # what runs models: training, evaluation, export, diagnostics
     "training": 4,
-    "evaluation": 4,
     "serving": 4,
     "diagnostics": 4,
+    # scoring decodes through the export's own translator
+    "evaluation": 5,
+    # the programs' entry: quiet start, one-line errors for data and options
+    "cli": 6,
 }
 
 

@@ -1,21 +1,19 @@
 """tokenizers/train_sentencepiece.py: files, options and its report."""
 
-import importlib.util
 import json
-import pathlib
 
 import pytest
 import sentencepiece
 
 from tests.conftest import SENTENCES
 
-SCRIPT = pathlib.Path(__file__).parents[1] / "tokenizers" / "train_sentencepiece.py"
-spec = importlib.util.spec_from_file_location("train_sentencepiece", SCRIPT)
-train_sentencepiece = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(train_sentencepiece)
+
+@pytest.fixture
+def train_sentencepiece(load_recipe):
+    return load_recipe("tokenizers/train_sentencepiece.py")
 
 
-def test_joint_bpe_model_with_user_symbols(tmp_path, capsys):
+def test_joint_bpe_model_with_user_symbols(train_sentencepiece, tmp_path, capsys):
     english = tmp_path / "train.en"
     german = tmp_path / "train.de"
     long_line = " ".join(["the long review"] * 400)  # over 4192 bytes
@@ -65,7 +63,7 @@ def test_joint_bpe_model_with_user_symbols(tmp_path, capsys):
     assert f"({len(pieces)} sentences): mean {sum(pieces) / len(pieces):.1f}" in report
 
 
-def test_hugging_face_column_input(tmp_path, capsys):
+def test_hugging_face_column_input(train_sentencepiece, tmp_path, capsys):
     rows = tmp_path / "train.jsonl"
     rows.write_text(
         "\n".join(json.dumps({"translation": {"en": s}}) for s in SENTENCES * 5)
@@ -90,7 +88,7 @@ def test_hugging_face_column_input(tmp_path, capsys):
     assert "(30 sentences)" in capsys.readouterr().out
 
 
-def test_needs_exactly_one_input_kind(tmp_path):
+def test_needs_exactly_one_input_kind(train_sentencepiece, tmp_path):
     with pytest.raises(SystemExit):
         train_sentencepiece.main(
             ["--vocab-size", "10", "--model-prefix", str(tmp_path / "x")]

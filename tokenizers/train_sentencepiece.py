@@ -22,14 +22,19 @@ This folder holds scripts, not an importable package: a package named
 from __future__ import annotations
 
 import argparse
-import os
+import importlib.util
 import sys
 
-# Run from anywhere in the repository: the script imports the library.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if importlib.util.find_spec("seq2seq") is None:  # run from a clone, not installed
+    print("error: seq2seq is not installed; run: pip install -e .", file=sys.stderr)
+    sys.exit(2)
 
-from seq2seq.data import read_lines  # noqa: E402
-from seq2seq.text.sentencepiece_trainer import (  # noqa: E402
+from seq2seq import cli  # first: TensorFlow starts quietly (--tf-logs true: not)
+
+# isort: split
+from seq2seq.data import read_lines
+from seq2seq.data.files import load_hf_split
+from seq2seq.text.sentencepiece_trainer import (
     sentencepiece_report,
     train_sentencepiece,
 )
@@ -37,9 +42,7 @@ from seq2seq.text.sentencepiece_trainer import (  # noqa: E402
 
 def dataset_lines(name, columns, config=None, split="train", data_files=None):
     """The text of one or more columns of a Hugging Face dataset."""
-    import datasets
-
-    records = datasets.load_dataset(name, config, split=split, data_files=data_files)
+    records = load_hf_split(name, config, split, data_files)
     lines = []
     for column in columns:
         for record in records:
@@ -101,6 +104,12 @@ def main(argv=None) -> None:
         default=[],
         help="pieces always kept whole, e.g. <sep> or language tags",
     )
+    parser.add_argument(
+        cli.TF_LOGS_FLAG,
+        type=str,
+        default="false",
+        help="true: show TensorFlow's start-up logs (CUDA, oneDNN, absl)",
+    )
     args = parser.parse_args(argv)
 
     if bool(args.input) == bool(args.dataset):
@@ -135,4 +144,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

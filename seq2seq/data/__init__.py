@@ -4,7 +4,19 @@ Every loader validates its input eagerly and raises `DataError` naming the
 file, the line and the problem; filters count and report what they drop.
 """
 
-from seq2seq.data import classification, synthetic, tagging, translation
+from seq2seq.data import (
+    boundaries,
+    builtin,
+    classification,
+    synthetic,
+    tagging,
+    translation,
+)
+from seq2seq.data.boundaries import (
+    covering_boundaries,
+    even_boundaries,
+    length_boundaries,
+)
 from seq2seq.data.conll import (
     Sentence,
     conll_dataset,
@@ -12,7 +24,7 @@ from seq2seq.data.conll import (
     read_conll,
     scheme_tags,
 )
-from seq2seq.data.files import DataError, read_lines, rows_dataset
+from seq2seq.data.files import DataError, MissingSplitError, read_lines, rows_dataset
 from seq2seq.data.labelled import labelled_text, labelled_text_from_hf
 from seq2seq.data.parallel import (
     parallel_text_files,
@@ -29,14 +41,20 @@ from seq2seq.data.transforms import (
 __all__ = [
     "DataError",
     "LengthFilter",
+    "MissingSplitError",
     "Sentence",
     "batch_by_examples",
+    "boundaries",
+    "builtin",
     "classification",
     "bucket_by_length",
     "conll_dataset",
     "conll_from_hf",
+    "covering_boundaries",
+    "even_boundaries",
     "labelled_text",
     "labelled_text_from_hf",
+    "length_boundaries",
     "parallel_text_files",
     "parallel_text_from_hf",
     "parallel_text_tsv",

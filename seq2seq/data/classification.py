@@ -5,8 +5,20 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from seq2seq.data.boundaries import length_boundaries
 from seq2seq.data.files import logger
 from seq2seq.data.transforms import LengthFilter, bucket_by_length
+from seq2seq.text.normalize import clean_text
+
+__all__ = [
+    "Truncation",
+    "carve_validation",
+    "carve_validation_without_overlap",
+    "classification_batches",
+    "label_counts",
+    "labelled_arrays",
+    "length_boundaries",
+]
 
 
 class Truncation:
@@ -46,15 +58,6 @@ class Truncation:
         return message
 
 
-def length_boundaries(max_length, smallest=8):
-    """Bucket boundaries 8, 16, 32, ... up to `max_length + 1` (exclusive)."""
-    boundaries, bound = [], smallest
-    while bound <= max_length:
-        boundaries.append(bound)
-        bound *= 2
-    return sorted({*boundaries, max_length + 1})
-
-
 def classification_batches(
     dataset,
     tokenizer,
@@ -66,6 +69,9 @@ def classification_batches(
     name="examples",
 ):
     """`(text, label)` pairs to `(ids [batch, time], labels [batch])` batches.
+
+    `dataset` is a `tf.data.Dataset` of `(text, label)` pairs, or a pair of
+    sequences `(texts, labels)` (as `labelled_arrays` returns).
 
     Texts are tokenized, cut to `max_length` pieces (counted), and texts
     with no piece at all are dropped (counted); batches are bucketed by
@@ -82,6 +88,11 @@ def classification_batches(
         `(batches, truncation, empty_filter)`: report either with `.report()`
         after a pass over the data.
     """
+    if isinstance(dataset, tuple):
+        texts, labels = dataset
+        dataset = tf.data.Dataset.from_tensor_slices(
+            (tf.constant(list(texts), tf.string), tf.constant(labels, tf.int32))
+        )
     truncation = Truncation(max_length, name=name)
     empty = LengthFilter(max_length, min_length=1, name=f"{name} (empty)")
 
@@ -129,3 +140,60 @@ def carve_validation(texts, labels, fraction, seed=0):
     chosen = np.zeros(count, bool)
     chosen[np.random.default_rng(seed).permutation(count)[:size]] = True
     return (texts[~chosen], labels[~chosen]), (texts[chosen], labels[chosen])
+
+
+def carve_validation_without_overlap(train, fraction, seed=0, keep_overlap=False):
+    """`carve_validation`, then the carved texts also left in train removed.
+
+    A text that occurs verbatim in both parts (a duplicate in the data) would
+    be scored on something the model trained on, so by default it is taken
+    out of validation (and stays in train).
+
+    Args:
+        train: `(texts, labels)`, equal-length sequences.
+        fraction, seed: As `carve_validation`.
+        keep_overlap: Keep those texts in validation.
+
+    Returns:
+        `(train, valid, report)`: two `(texts, labels)` pairs of arrays and a
+        sentence saying what was carved, how many texts overlapped and what
+        became of them.
+    """
+    train, valid = carve_validation(*train, fraction, seed=seed)
+    seen = set(train[0])
+    overlap = np.array([text in seen for text in valid[0]], bool)
+    report = (
+        f"no validation set given: carved a seeded {fraction:.0%} of train "
+        f"(seed {seed}): {len(valid[0])} examples, {len(train[0])} left to train "
+        f"on; {overlap.sum()} of the carved texts also occur verbatim in the rest "
+        "of train, " + ("kept" if keep_overlap else "removed from validation")
+    )
+    if not keep_overlap:
+        valid = (valid[0][~overlap], valid[1][~overlap])
+    return train, valid, report
+
+
+def label_counts(labels, label_names) -> str:
+    """Says the label names, the number of examples and each label's count.
+
+    >>> label_counts([0, 1, 1], ["negative", "positive"])
+    "labels ['negative', 'positive']; train 3 examples, counts [1, 2]"
+    """
+    counts = np.bincount(labels, minlength=len(label_names)).tolist()
+    return f"labels {list(label_names)}; train {len(labels)} examples, counts {counts}"
+
+
+def labelled_arrays(dataset, batch_size=4096):
+    """Cleaned texts and label ids of a `(text, label)` dataset, as arrays.
+
+    The texts go through `seq2seq.text.clean_text` (as the classifier's
+    export does at serving time).
+
+    Returns:
+        `(texts, labels)`: an object array of `bytes` and an `int32` array.
+    """
+    texts, labels = [], []
+    for text, label in dataset.batch(batch_size):
+        texts += list(clean_text(text).numpy())
+        labels += list(label.numpy())
+    return np.array(texts, dtype=object), np.array(labels, dtype=np.int32)

@@ -15,6 +15,31 @@ class DataError(ValueError):
     """Bad input data. The message names the file, the line and the problem."""
 
 
+class MissingSplitError(DataError):
+    """A dataset has no split of the asked name (the message lists its splits)."""
+
+
+def load_hf_split(name, config=None, split="train", data_files=None):
+    """One split of a Hugging Face dataset (`datasets.load_dataset`).
+
+    Raises:
+        MissingSplitError: the dataset has no split named `split`, the one
+            problem a caller may answer with a fallback (carving a
+            validation set from train, say); every other problem raises
+            its own error.
+    """
+    import datasets
+
+    if any(mark in split for mark in "[+"):  # a slice or a sum of splits
+        return datasets.load_dataset(name, config, split=split, data_files=data_files)
+    splits = datasets.load_dataset(name, config, data_files=data_files)
+    if split not in splits:
+        raise MissingSplitError(
+            f"{name}: no split {split!r}; the splits are {sorted(splits)}"
+        )
+    return splits[split]
+
+
 def open_text(path):
     """Opens `path` for binary reading, gunzipping `*.gz`."""
     path = os.fspath(path)

@@ -9,7 +9,7 @@ import os
 
 import tensorflow as tf
 
-from seq2seq.data.files import DataError, read_lines
+from seq2seq.data.files import DataError, load_hf_split, read_lines
 
 FORMATS = ("tsv", "csv", "jsonl")
 
@@ -148,7 +148,7 @@ def labelled_text_from_hf(
     """
     import datasets
 
-    records = datasets.load_dataset(name, config, split=split, data_files=data_files)
+    records = load_hf_split(name, config, split, data_files)
     for column in (text_column, label_column):
         if column not in records.column_names:
             raise DataError(

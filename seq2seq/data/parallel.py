@@ -6,7 +6,12 @@ import os
 
 import tensorflow as tf
 
-from seq2seq.data.files import DataError, read_lines, report_dropped
+from seq2seq.data.files import (
+    DataError,
+    load_hf_split,
+    read_lines,
+    report_dropped,
+)
 
 EMPTY_LINE_POLICIES = ("keep", "drop", "error")
 
@@ -167,9 +172,7 @@ def parallel_text_from_hf(
         data_files: Local files for the `json`/`csv`/`text` builders.
         empty_lines: As in `parallel_text_files`.
     """
-    import datasets  # imported here: it is slow to import and optional here
-
-    records = datasets.load_dataset(name, config, split=split, data_files=data_files)
+    records = load_hf_split(name, config, split, data_files)
     first = records[0] if len(records) else {}
     for column in (source_column, target_column):
         try:

@@ -7,6 +7,7 @@ import tensorflow as tf
 from seq2seq.data.conll import Sentence, conll_dataset
 from seq2seq.data.files import DataError
 from seq2seq.data.transforms import LengthFilter, bucket_by_length
+from seq2seq.text import CharacterVocabulary, WordFeatures, WordVocabulary
 
 
 def check_tags(sentences: list[Sentence], tag_names, path: str = "data") -> None:
@@ -25,6 +26,44 @@ def check_tags(sentences: list[Sentence], tag_names, path: str = "data") -> None
                     f"{path}:{sentence.line + offset}: tag {tag!r} does not occur "
                     f"in the training data (known tags: {sorted(known)})"
                 )
+
+
+def word_features_from(
+    sentences: list[Sentence],
+    max_word_length,
+    min_count=1,
+    lowercase=True,
+    normalize_digits=True,
+):
+    """`WordFeatures` with word and character vocabularies of `sentences`.
+
+    Args:
+        sentences: The training sentences.
+        max_word_length: Characters read per word (longer words are read to
+            that prefix, and counted in the summary).
+        min_count, lowercase, normalize_digits: As `WordVocabulary`.
+
+    Returns:
+        `(features, summary)`: the layer, and a sentence giving the sizes of
+        the data and the vocabularies and how many words are cut.
+    """
+    words = [s.tokens for s in sentences]
+    features = WordFeatures(
+        WordVocabulary.from_sentences(
+            words, min_count, None, lowercase, normalize_digits
+        ),
+        CharacterVocabulary.from_sentences(words),
+        max_word_length,
+    )
+    long_words = sum(len(w) > max_word_length for s in words for w in s)
+    summary = (
+        f"{len(sentences)} training sentences, "
+        f"{features.word_vocabulary.vocabulary_size()} words, "
+        f"{features.character_vocabulary.vocabulary_size()} characters; "
+        f"{long_words} training words are longer than {max_word_length} "
+        "characters (their character features read a prefix)"
+    )
+    return features, summary
 
 
 def tagging_example(features, tag_names):

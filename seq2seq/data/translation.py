@@ -32,22 +32,6 @@ def _length(element):
     return tf.maximum(tf.shape(source)[0], tf.shape(target_in)[0])
 
 
-def length_boundaries(max_length, width=1):
-    """Bucket boundaries every `width` pieces up to `max_length + 1`.
-
-    With width 1 every bucket holds one length (the longer side of a pair),
-    so a batch pads almost nothing: on Multi30k en-de (8,000 pieces) 97% of
-    the target positions of a batch hold tokens, against 69% with the
-    boundaries 16, 32, 64, 128.
-    """
-    if width < 1 or max_length < 1:
-        raise ValueError(
-            "width and max_length must be positive. Received: "
-            f"width={width}, max_length={max_length}"
-        )
-    return sorted({*range(1 + width, max_length + 1, width), max_length + 1})
-
-
 def translation_batches(
     pairs,
     tokenizer,

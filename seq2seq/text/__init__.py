@@ -4,6 +4,7 @@ from seq2seq.text.normalize import clean_text
 from seq2seq.text.sentencepiece_tokenizer import SentencePieceTokenizer
 from seq2seq.text.sentencepiece_trainer import (
     sentencepiece_report,
+    sentencepiece_tokenizer,
     train_sentencepiece,
 )
 from seq2seq.text.word_features import CASINGS, WordFeatures, casing_ids
@@ -23,5 +24,6 @@ __all__ = [
     "clean_text",
     "normalize_word",
     "sentencepiece_report",
+    "sentencepiece_tokenizer",
     "train_sentencepiece",
 ]

@@ -8,6 +8,8 @@ import tempfile
 
 import sentencepiece
 
+from seq2seq.text.sentencepiece_tokenizer import SentencePieceTokenizer
+
 
 def train_sentencepiece(
     lines,
@@ -50,6 +52,29 @@ def train_sentencepiece(
     finally:
         os.unlink(corpus.name)
     return sentencepiece.SentencePieceProcessor(model_file=f"{model_prefix}.model")
+
+
+def sentencepiece_tokenizer(model_file, lines, model_prefix, vocab_size):
+    """The tokenizer of `model_file`, or of a model trained on `lines`.
+
+    With no `model_file`, trains a unigram model of `vocab_size` pieces on
+    `lines` (covering every character) and writes it to
+    `model_prefix.model`, as a recipe does when it is given no tokenizer.
+
+    Args:
+        model_file: A SentencePiece `.model` file, or None to train one.
+        lines: The training text, an iterable of `str` (read only when a
+            model is trained, so it can be a generator).
+        model_prefix: Where the trained model goes.
+        vocab_size: Pieces of the trained model.
+
+    Returns:
+        A `SentencePieceTokenizer`.
+    """
+    if model_file:
+        return SentencePieceTokenizer(model_file)
+    train_sentencepiece(list(lines), model_prefix, vocab_size, "unigram", 1.0)
+    return SentencePieceTokenizer(f"{model_prefix}.model")
 
 
 def sentencepiece_report(processor, lines, vocab_size, model_prefix, empty) -> str:

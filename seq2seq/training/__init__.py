@@ -1,17 +1,25 @@
-"""What every recipe trains with: configuration, set-up, the training loop."""
+"""What every recipe trains with: configuration, set-up, schedules, the loop."""
 
 from seq2seq.training.callbacks import EvaluationCallback
-from seq2seq.training.config import TrainingConfig, option, parse_config
+from seq2seq.training.config import (
+    ConfigError,
+    TrainingConfig,
+    option,
+    parse_config,
+)
 from seq2seq.training.distribute import is_chief, make_strategy, setup, split_cpu
+from seq2seq.training.schedules import WarmupInverseSqrt
 from seq2seq.training.state import StateError
 from seq2seq.training.trainer import NonFiniteLossError, Trainer, count_batches
 
 __all__ = [
+    "ConfigError",
     "EvaluationCallback",
     "NonFiniteLossError",
     "StateError",
     "Trainer",
     "TrainingConfig",
+    "WarmupInverseSqrt",
     "count_batches",
     "is_chief",
     "make_strategy",

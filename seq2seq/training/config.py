@@ -14,6 +14,22 @@ import typing
 import yaml
 
 
+class ConfigError(ValueError):
+    """A bad option value: the message names the option and the value.
+
+    Command-line programs report it in one line (`seq2seq.cli.run`).
+    """
+
+
+TRAINING_HELP = """\
+Training is seq2seq.training.Trainer, shared by every recipe: --strategy
+mirrored (with --num-cpu-devices 2 on a CPU) or multi-worker, --mixed-precision
+true, --accumulate-steps K, --clip-norm, and --resume true to continue after a
+crash or kill -9 from the last state in OUTPUT_DIR/state (written every
+--checkpoint-every updates). Bad data or option values stop with one line,
+"error: ...", and exit status 2."""
+
+
 def option(default, help: str):
     """A config dataclass field with a default and its `--help` text."""
     return dataclasses.field(default=default, metadata={"help": help})
@@ -39,10 +55,23 @@ def _argument_type(field_type):
 def parse_config(config_class, argv=None, description=None):
     """An instance of `config_class` from `argv` (and `--config` YAML)."""
     hints = typing.get_type_hints(config_class)
+    training = isinstance(config_class, type) and issubclass(
+        config_class, TrainingConfig
+    )
     parser = argparse.ArgumentParser(
-        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description,
+        epilog=TRAINING_HELP if training else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--config", help="a YAML file of field: value pairs")
+    # Read by `seq2seq.cli` before TensorFlow is imported; listed for --help.
+    parser.add_argument(
+        "--tf-logs",
+        type=_parse_bool,
+        default=False,
+        metavar="TF_LOGS",
+        help="show TensorFlow's start-up logs: CUDA, oneDNN, absl (default: False)",
+    )
     for field in dataclasses.fields(config_class):
         default = field.default if field.default is not dataclasses.MISSING else None
         parser.add_argument(
@@ -56,10 +85,16 @@ def parse_config(config_class, argv=None, description=None):
     args = vars(parser.parse_args(argv))
 
     config_file = args.pop("config", None)
+    args.pop("tf_logs")
     values = {}
     if config_file:
-        with open(config_file, encoding="utf-8") as file:
-            loaded = yaml.safe_load(file) or {}
+        try:
+            with open(config_file, encoding="utf-8") as file:
+                loaded = yaml.safe_load(file) or {}
+        except (OSError, yaml.YAMLError) as error:
+            parser.error(f"--config {config_file}: {error}")
+        if not isinstance(loaded, dict):
+            parser.error(f"{config_file}: expected field: value pairs")
         names = {f.name for f in dataclasses.fields(config_class)}
         unknown = sorted(set(loaded) - names)
         if unknown:
@@ -101,7 +136,9 @@ class TrainingConfig:
     deterministic: bool = option(
         False, "deterministic TensorFlow ops, for bit-reproducible runs"
     )
-    seed: int = option(0, "seed of initialisation, dropout and shuffling")
+    seed: int = option(
+        0, "seed of initialisation, dropout, shuffling and generated or carved data"
+    )
     output_dir: str = option("runs/train", "checkpoints, logs and results")
     resume: bool = option(
         False, "continue from OUTPUT_DIR/state (after a crash or kill -9)"

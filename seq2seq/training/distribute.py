@@ -13,6 +13,8 @@ import os
 import keras
 import tensorflow as tf
 
+from seq2seq.training.config import ConfigError
+
 STRATEGIES = ("default", "mirrored", "multi-worker")
 
 
@@ -24,7 +26,7 @@ def split_cpu(num_devices: int):
     its devices (call it first thing in the program).
     """
     if num_devices < 1:
-        raise ValueError(f"num_cpu_devices must be >= 1, received {num_devices}")
+        raise ConfigError(f"num_cpu_devices must be >= 1, received {num_devices}")
     cpu = tf.config.list_physical_devices("CPU")[0]
     wanted = [tf.config.LogicalDeviceConfiguration()] * num_devices
     current = tf.config.get_logical_device_configuration(cpu)
@@ -57,7 +59,7 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         return tf.distribute.MirroredStrategy(devices)
     if name == "multi-worker":
         if "TF_CONFIG" not in os.environ:
-            raise ValueError(
+            raise ConfigError(
                 "strategy='multi-worker' needs the TF_CONFIG environment variable "
                 '(e.g. {"cluster": {"worker": ["host:port", ...]}, '
                 '"task": {"type": "worker", "index": 0}}); it is not set'
@@ -65,11 +67,11 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         try:
             json.loads(os.environ["TF_CONFIG"])
         except json.JSONDecodeError as error:
-            raise ValueError(
+            raise ConfigError(
                 f"TF_CONFIG is not valid JSON ({error}): {os.environ['TF_CONFIG']!r}"
             ) from None
         return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ValueError(
+    raise ConfigError(
         f"strategy must be one of {', '.join(STRATEGIES)}; received {name!r}"
     )
 
@@ -104,12 +106,16 @@ def setup(config) -> tf.distribute.Strategy:
     Call it before building datasets or models; build the model and its
     optimizer inside `strategy.scope()`. In a cluster, a worker that is not
     the chief gets `config.output_dir` changed to `OUTPUT_DIR/worker_N`, so
-    that workers never write the same file.
+    that workers never write the same file. Creates `config.output_dir`.
+
+    Raises:
+        ConfigError: a bad option value (`accumulate_steps`, `strategy`,
+            `num_cpu_devices`) or `TF_CONFIG`.
     """
     if config.num_cpu_devices:
         split_cpu(config.num_cpu_devices)
     if config.accumulate_steps < 1:
-        raise ValueError(
+        raise ConfigError(
             f"accumulate_steps must be >= 1, received {config.accumulate_steps}"
         )
     strategy = make_strategy(config.strategy)
@@ -118,6 +124,7 @@ def setup(config) -> tf.distribute.Strategy:
         # Trainer still reads the chief's state and checkpoints).
         task = strategy.cluster_resolver.task_id
         config.output_dir = os.path.join(config.output_dir, f"worker_{task}")
+    os.makedirs(config.output_dir, exist_ok=True)
     keras.mixed_precision.set_dtype_policy(precision_policy(config.mixed_precision))
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:

@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import time
 
 import keras
 import numpy as np
@@ -393,7 +394,10 @@ class Trainer:
                 logged with a `val_` prefix.
             callbacks: Keras callbacks, e.g. `EvaluationCallback`; they see
                 the epoch logs before early stopping reads them.
+
+        Sets `fit_seconds`, the wall time the call took.
         """
+        started = time.perf_counter()
         config = self.config
         steps_per_epoch = count_batches(train)
         self._train = train
@@ -514,4 +518,5 @@ class Trainer:
             self.model.load_weights(best)
             print(f"restored the best weights, from epoch {progress['best_epoch']}")
         self.progress = progress
+        self.fit_seconds = time.perf_counter() - started
         return progress["history"]

@@ -5,7 +5,12 @@ import json
 
 import pytest
 
-from seq2seq.data import DataError, labelled_text, labelled_text_from_hf
+from seq2seq.data import (
+    DataError,
+    MissingSplitError,
+    labelled_text,
+    labelled_text_from_hf,
+)
 
 
 def _rows(dataset):
@@ -81,3 +86,22 @@ def test_integer_labels_sort_numerically(tmp_path):
     dataset, labels = labelled_text(path, "sentence", "label")
     assert labels == ["0", "1", "2", "3", "10"]
     assert [y for _, y in _rows(dataset)] == [0, 1, 2, 4, 3]
+
+
+def test_a_missing_split_is_its_own_error(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_text("text,label\ngood,1\nbad,0\n")
+    files = {"train": str(path), "test": str(path)}
+    dataset, _ = labelled_text_from_hf(
+        "csv", "text", "label", split="test", data_files=files
+    )
+    assert _rows(dataset) == [("good", 1), ("bad", 0)]
+    with pytest.raises(MissingSplitError, match=r"no split 'validation'; the splits"):
+        labelled_text_from_hf(
+            "csv", "text", "label", split="validation", data_files=files
+        )
+    # A slice is passed through to datasets.
+    dataset, labels = labelled_text_from_hf(
+        "csv", "text", "label", split="train[:1]", data_files=files
+    )
+    assert labels == ["1"] and _rows(dataset) == [("good", 0)]

@@ -1,17 +1,14 @@
 """recipes/gradient_flow.py on tiny settings: the plot and the table's story."""
 
-import importlib.util
 import math
-import pathlib
-import sys
 
 import pytest
 
-RECIPE = pathlib.Path(__file__).parents[2] / "recipes" / "gradient_flow.py"
-spec = importlib.util.spec_from_file_location("gradient_flow_recipe", RECIPE)
-gradient_flow = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = gradient_flow  # dataclasses look their module up
-spec.loader.exec_module(gradient_flow)
+
+@pytest.fixture
+def gradient_flow(load_recipe):
+    return load_recipe("recipes/gradient_flow.py")
+
 
 TINY = [
     "--steps",
@@ -35,7 +32,7 @@ TINY = [
 ]
 
 
-def test_recipe_plots_and_measures_the_flow(tmp_path, capsys):
+def test_recipe_plots_and_measures_the_flow(gradient_flow, tmp_path, capsys):
     table = gradient_flow.main([*TINY, "--output-dir", str(tmp_path)])
     png = tmp_path / "gradient_flow.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -69,7 +66,7 @@ def test_recipe_plots_and_measures_the_flow(tmp_path, capsys):
     assert math.isfinite(clipped["loss"])
 
 
-def test_help_explains_every_option(capsys):
+def test_help_explains_every_option(gradient_flow, capsys):
     with pytest.raises(SystemExit):
         gradient_flow.main(["--help"])
     printed = capsys.readouterr().out

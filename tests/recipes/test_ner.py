@@ -1,9 +1,6 @@
 """recipes/ner.py end to end: the built-in corpus, and IOB1 CoNLL files."""
 
-import importlib.util
 import json
-import pathlib
-import sys
 
 import pytest
 import tensorflow as tf
@@ -11,11 +8,11 @@ import tensorflow as tf
 from seq2seq.data import DataError, synthetic
 from seq2seq.tagging_schemes import convert_tags, tags_to_spans
 
-RECIPE = pathlib.Path(__file__).parents[2] / "recipes" / "ner.py"
-spec = importlib.util.spec_from_file_location("ner_recipe", RECIPE)
-ner = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = ner  # dataclasses look their module up
-spec.loader.exec_module(ner)
+
+@pytest.fixture
+def ner(load_recipe):
+    return load_recipe("recipes/ner.py")
+
 
 TINY = [
     "--synthetic-examples",
@@ -41,7 +38,7 @@ TINY = [
 ]
 
 
-def test_recipe_learns_the_builtin_corpus_and_exports(tmp_path, capsys):
+def test_recipe_learns_the_builtin_corpus_and_exports(ner, tmp_path, capsys):
     output = tmp_path / "run"
     results = ner.main(
         [
@@ -86,7 +83,7 @@ def write_iob1(path, sentences):
             file.write("\n")
 
 
-def test_recipe_reads_iob1_files_with_a_softmax_cnn_tagger(tmp_path):
+def test_recipe_reads_iob1_files_with_a_softmax_cnn_tagger(ner, tmp_path):
     files = {}
     for offset, (name, count) in enumerate(
         (("train", 200), ("valid", 30), ("test", 30))
@@ -123,7 +120,7 @@ def test_recipe_reads_iob1_files_with_a_softmax_cnn_tagger(tmp_path):
     assert results["test"]["per_type"], "no entity was scored"
 
 
-def test_a_tag_unseen_in_training_is_refused_by_file_and_line(tmp_path):
+def test_a_tag_unseen_in_training_is_refused_by_file_and_line(ner, tmp_path):
     train, valid = tmp_path / "train.txt", tmp_path / "valid.txt"
     train.write_text("Paris B-LOC\nis O\n\n", encoding="utf-8")
     valid.write_text("Bob B-PER\nsings O\n\n", encoding="utf-8")

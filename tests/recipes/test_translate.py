@@ -1,17 +1,17 @@
 """recipes/translate.py end to end on a tiny built-in corpus."""
 
-import importlib.util
 import json
-import pathlib
-import sys
 
+import pytest
 import tensorflow as tf
 
-RECIPE = pathlib.Path(__file__).parents[2] / "recipes" / "translate.py"
-spec = importlib.util.spec_from_file_location("translate_recipe", RECIPE)
-translate = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = translate  # dataclasses look their module up
-spec.loader.exec_module(translate)
+from seq2seq.training import parse_config
+
+
+@pytest.fixture
+def translate(load_recipe):
+    return load_recipe("recipes/translate.py")
+
 
 TINY = [
     "--synthetic-examples",
@@ -33,7 +33,7 @@ TINY = [
 ]
 
 
-def test_recipe_trains_evaluates_and_exports(tmp_path, capsys):
+def test_recipe_trains_evaluates_and_exports(translate, tmp_path, capsys):
     output = tmp_path / "run"
     scores = translate.main(
         [*TINY, "--output-dir", str(output), "--examples", "5 May 2020|"]
@@ -67,10 +67,10 @@ def test_recipe_trains_evaluates_and_exports(tmp_path, capsys):
     assert result["translations"].shape == (2,)
 
 
-def test_yaml_config_and_flags(tmp_path):
+def test_yaml_config_and_flags(translate, tmp_path):
     config_file = tmp_path / "run.yaml"
     config_file.write_text("units: 32\nattention: luong_general\nresume: true\n")
-    config = translate.parse_config(
+    config = parse_config(
         translate.Config, ["--config", str(config_file), "--units", "48"]
     )
     assert config.units == 48  # flags win over the file

@@ -171,3 +171,24 @@ def test_survives_resetting_the_random_seed(spm_model):
     assert [
         s.decode() for s in tokenizer.detokenize(tokenizer(SENTENCES)).numpy()
     ] == SENTENCES
+
+
+def test_sentencepiece_tokenizer_loads_or_trains(spm_model, tmp_path):
+    from seq2seq.text import sentencepiece_tokenizer
+    from tests.conftest import SENTENCES
+
+    def never_read():
+        raise AssertionError("the lines are read only to train a model")
+        yield
+
+    loaded = sentencepiece_tokenizer(str(spm_model), never_read(), "unused", 10)
+    reference = SentencePieceTokenizer(spm_model)
+    assert loaded(PROBES).to_list() == reference(PROBES).to_list()
+
+    lines = (line for line in SENTENCES * 10)  # a generator is enough
+    trained = sentencepiece_tokenizer(None, lines, str(tmp_path / "new"), 32)
+    processor = sentencepiece.SentencePieceProcessor(
+        model_file=str(tmp_path / "new.model")
+    )
+    assert trained.vocabulary_size() == processor.get_piece_size() == 32
+    assert trained(PROBES).to_list() == [processor.encode(p) for p in PROBES]

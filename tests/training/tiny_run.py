@@ -17,18 +17,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import sys
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
 
-from seq2seq.models import TextClassifier  # noqa: E402
-from seq2seq.training import (  # noqa: E402
+from seq2seq.models import TextClassifier
+from seq2seq.training import (
     Trainer,
     TrainingConfig,
     option,
