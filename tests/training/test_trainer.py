@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 
 import keras
 import numpy as np
@@ -44,11 +45,12 @@ def run_tiny(output, *flags, check=True):
         capture_output=True,
         text=True,
         cwd=ROOT,
-        timeout=600,
+        timeout=900,
     )
     if check:
         assert process.returncode == 0, process.stderr[-3000:]
-        return json.loads((output / "result.json").read_text()), process
+        result = output / "result.json"  # absent for --batch-sizes runs
+        return json.loads(result.read_text()) if result.exists() else None, process
     return None, process
 
 
@@ -97,9 +99,10 @@ def assert_same_run(expected, actual, rtol=1e-5, atol=1e-6):
 # replica gets nothing), with 33 examples an epoch: the epochs end on a
 # partial batch of 3 (2 + 1), 6 and 1; "15w" adds sample weights (0, 0.5, 1
 # or 3) and a compiled loss. Two epochs: the stream crosses an epoch's end.
+# XLA (a compilation per shape and device) only for "15x", to keep it fast.
+BATCHES = ["15x", "9", "1", "15w"]
 UNEVEN = ["--epochs", "2", "--examples", "33", "--dropout", "0"]
-UNEVEN += ["--batch-sizes", "15,9,1,15w"]
-BATCHES = ["15", "9", "1", "15w"]
+UNEVEN += ["--jit-compile", "false", "--batch-sizes", ",".join(BATCHES)]
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +120,8 @@ def uneven(tmp_path_factory):
 def test_mirrored_on_two_logical_cpus_equals_one_device(uneven, batch):
     one = uneven / "one" / f"batch_{batch}"
     assert_same_run(one, uneven / f"batch_{batch}")
-    result = load_result(one)
-    assert result["history"]["loss"][1] < result["history"]["loss"][0]
+    size = int(batch.rstrip("wx"))
+    assert load_result(one)["updates"] == 2 * -(-33 // size)  # 2 epochs
 
 
 def free_ports(count):
@@ -150,7 +153,7 @@ def test_two_process_multi_worker_on_loopback_equals_one_device(uneven, tmp_path
                     env={**os.environ, "TF_CONFIG": json.dumps(tf_config)},
                 )
             )
-        outputs = [p.communicate(timeout=600) for p in processes]
+        outputs = [p.communicate(timeout=900) for p in processes]
     finally:
         for p in processes:
             if p.poll() is None:
@@ -301,12 +304,15 @@ def test_a_kill_during_a_save_leaves_a_complete_state(
         text=True,
         cwd=ROOT,
     )
+    watchdog = threading.Timer(120, process.kill)  # if it never stalls
+    watchdog.start()
     try:
         with process.stdout:
             assert process.stdout.readline().strip() == "stalled"
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
     finally:
+        watchdog.cancel()
         if process.poll() is None:
             process.kill()
             process.wait()

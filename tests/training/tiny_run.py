@@ -12,14 +12,16 @@ It prints `update N` after every update and writes `DIR/result.json` (the
 history and the accuracy of the final weights) and `DIR/variables.npz`
 (every variable of the model and the optimizer, see `save_variables`).
 
-`--batch-sizes 16,15,9,1` trains once per batch size in the same process
+`--batch-sizes 15x,9,1,15w` trains once per batch size in the same process
 (sharing TensorFlow's start-up and the cluster), each run into
 `DIR/batch_B`; with `--reference true` each batch size is also trained on
 one device (the default strategy, outside `--strategy`) into
-`DIR/one/batch_B`. `--sample-weights true` feeds `(x, y, sample_weight)`
-batches to a functional model with a compiled loss (the `TextClassifier`
-has its own loss). `--stall-at K` is the test hook for kills: after update
-K the run prints `stalled at update K` and waits to be killed.
+`DIR/one/batch_B`. `--sample-weights true` (or a batch size `Bw`) feeds
+`(x, y, sample_weight)` batches to a functional model with a compiled loss
+(the `TextClassifier` has its own loss); a batch size `Bx` compiles with
+XLA even under `--jit-compile false`. `--stall-at K` is the test hook for
+kills: after update K the run prints `stalled at update K` and waits to be
+killed.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class Config(TrainingConfig):
     learning_rate: float = option(0.01, "Adam learning rate")
     batch_size: int = option(16, "global batch size")
     batch_sizes: str = option(
-        "", "comma-separated batch sizes, one run each; 15w: with sample weights"
+        "", "comma-separated batch sizes, one run each (15w: weighted; 15x: XLA)"
     )
     reference: bool = option(False, "also train each batch size on one device")
     sample_weights: bool = option(False, "(x, y, sample_weight) batches")
@@ -199,8 +201,9 @@ def main(argv=None):
         folder = os.path.join(base, f"batch_{name}")
         run = dataclasses.replace(
             config,
-            batch_size=int(name.rstrip("w")),
+            batch_size=int(name.rstrip("wx")),
             sample_weights=name.endswith("w"),
+            jit_compile=config.jit_compile or name.endswith("x"),
             output_dir=os.path.normpath(f"{folder}/{worker}"),
         )
         train(run, strategy)
