@@ -12,7 +12,7 @@ It prints `update N` after every update and writes `DIR/result.json` (the
 history and the accuracy of the final weights) and `DIR/variables.npz`
 (every variable of the model and the optimizer, see `save_variables`).
 
-`--batch-sizes 15x,9,1,15w` trains once per batch size in the same process
+`--batch-sizes 15x,9w,1` trains once per batch size in the same process
 (sharing TensorFlow's start-up and the cluster), each run into
 `DIR/batch_B`; with `--reference true` each batch size is also trained on
 one device (the default strategy, outside `--strategy`) into
