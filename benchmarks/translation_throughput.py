@@ -209,11 +209,11 @@ def component_times(model, batches, jit_compile, warmup):
     return encoder, median_seconds(projection, batches, warmup)
 
 
-def run_path(name, args, pairs, tokenizer, folder):
+def run_path(name, args, vocabulary_size, batches, folder):
+    """Trains `batches` (cached, with their statistics) on the `name` path."""
     new = name == "new"
-    batches = cached_batches(pairs, tokenizer, args, new)
-    tokens, positions, shapes = batch_statistics(batches)
-    model = build_model(args, tokenizer.vocabulary_size(), next(iter(batches))[0])
+    batches, (tokens, positions, shapes) = batches
+    model = build_model(args, vocabulary_size, next(iter(batches))[0])
     model.decoder.fused = new
     if not new:
         # The base class's: logits at every position, then the loss.
@@ -254,12 +254,16 @@ def main(argv=None):
         f"visible, {len(os.sched_getaffinity(0))} usable; TensorFlow "
         f"{tf.__version__}, Keras {keras.__version__}"
     )
+    names = args.paths.split(",")
     with tempfile.TemporaryDirectory() as folder:
         pairs, tokenizer = pairs_and_tokenizer(args, folder)
-        results = [
-            run_path(name, args, pairs, tokenizer, folder)
-            for name in args.paths.split(",")
-        ]
+        # Every path's batches are made (and cached) before any training.
+        batches = {}
+        for name in names:
+            cached = cached_batches(pairs, tokenizer, args, name == "new")
+            batches[name] = (cached, batch_statistics(cached))
+        size = tokenizer.vocabulary_size()
+        results = [run_path(n, args, size, batches[n], folder) for n in names]
     print(
         "\n| path | target tokens/s | real target share | batch shapes | "
         "update (median) | first updates | encoder | projection+loss | rest |"

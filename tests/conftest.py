@@ -1,16 +1,29 @@
-"""Shared test set-up: the TensorFlow backend, quiet logs, seeded randomness."""
+"""Shared test set-up: the TensorFlow backend, quiet logs, seeded randomness.
 
+Hugging Face loaders stay offline: `datasets` reads these variables when it
+is first imported (after this file), so a test never downloads, and its
+cache is a temporary folder, removed at exit.
+"""
+
+import atexit
 import importlib.util
 import os
 import pathlib
+import shutil
 import sys
+import tempfile
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["HF_HUB_OFFLINE"] = "1"
+HF_CACHE = tempfile.mkdtemp(prefix="seq2seq-tests-hf-")
+os.environ["HF_DATASETS_CACHE"] = HF_CACHE
+atexit.register(shutil.rmtree, HF_CACHE, ignore_errors=True)
 
-import keras
-import numpy as np
-import pytest
+import keras  # noqa: E402 (the environment above comes first)
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -88,8 +88,12 @@ def test_hugging_face_column_input(train_sentencepiece, tmp_path, capsys):
     assert "(30 sentences)" in capsys.readouterr().out
 
 
-def test_needs_exactly_one_input_kind(train_sentencepiece, tmp_path):
-    with pytest.raises(SystemExit):
+def test_needs_exactly_one_input_kind(train_sentencepiece, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
         train_sentencepiece.main(
             ["--vocab-size", "10", "--model-prefix", str(tmp_path / "x")]
         )
+    assert exit_info.value.code == 2  # a usage error, not a crash
+    message = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "error: give either --input FILE" in message and "--dataset" in message
+    assert not list(tmp_path.iterdir())  # and nothing was written

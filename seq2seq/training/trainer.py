@@ -18,9 +18,12 @@ on a `tf.data` dataset, one process or many, and survives being killed:
   all-reduce, and counts a repeated embedding row once per occurrence).
 - **Gradient accumulation**: `accumulate_steps = k` pools the gradients of
   k consecutive batches, weighted by their examples, into one update: the
-  update of one k times larger batch. (Keras's
-  `gradient_accumulation_steps` averages per-batch means instead, and fails
-  under `MirroredStrategy`.)
+  update of one k times larger batch. When an epoch's batch count is not a
+  multiple of k, its last update pools the remaining batches the same way:
+  the update of one batch of their examples (a mean over those examples
+  alone, so it weighs as much as a full update, as a partial last batch
+  does). (Keras's `gradient_accumulation_steps` averages per-batch means
+  instead, and fails under `MirroredStrategy`.)
 - **Resume**: the state (model, optimizer, dropout seed generators, epoch,
   batch, update, loss so far, history, early stopping) is written
   atomically every `checkpoint_every` updates and at each epoch's end (see
@@ -31,7 +34,15 @@ on a `tf.data` dataset, one process or many, and survives being killed:
   uninterrupted one.
 - **Non-finite loss**: training stops with `NonFiniteLossError` naming the
   update, epoch and batch, before anything is saved, so the last state and
-  the epoch checkpoints hold finite weights.
+  the epoch checkpoints hold finite weights. The weights are checked for
+  finiteness again before each save.
+- **Dynamic loss scaling** (`mixed_float16`, where Keras wraps the
+  optimizer in a `LossScaleOptimizer`): a finite loss whose scaled
+  gradients overflow is expected; the optimizer skips that update and
+  halves the scale, and the trainer counts it (`skipped_updates` in the
+  epoch logs) and goes on. A non-finite *loss*, or `max_overflows`
+  overflows in a row (the gradients are not finite at any scale), stops
+  training as above.
 - **Checkpoints for people**: `checkpoints/epoch_NNN.weights.h5` and
   `best.weights.h5`; early stopping on `monitor`, restoring the best
   weights at the end; TensorBoard logs; Keras's progress bar.
@@ -120,6 +131,10 @@ class Trainer:
         monitor: The log entry early stopping and `best.weights.h5` follow.
         mode: `"min"` or `"max"`: which way `monitor` improves.
         verbose: Show Keras's progress bar (on the chief only).
+        max_overflows: Under dynamic loss scaling, the number of
+            consecutive loss-scale overflows (skipped updates) after which
+            training stops: each halves the scale, so 20 take Keras's
+            initial 2**15 below 1e-1.
     """
 
     def __init__(
@@ -133,6 +148,7 @@ class Trainer:
         monitor="val_loss",
         mode="min",
         verbose=1,
+        max_overflows=20,
     ):
         if not model.built:
             raise ValueError(
@@ -161,6 +177,12 @@ class Trainer:
             model.compile(optimizer=optimizer, loss=loss, jit_compile=False)
             self.optimizer = model.optimizer
             self.optimizer.build(model.trainable_variables)
+        self.loss_scaling = isinstance(
+            self.optimizer, keras.optimizers.LossScaleOptimizer
+        )
+        if max_overflows < 1:
+            raise ValueError(f"max_overflows must be >= 1, received {max_overflows}")
+        self.max_overflows = max_overflows
         self.metrics = list(metrics or [])
         self._validation_loss = keras.metrics.Mean(name="loss")
         self._gradients = tf.function(
@@ -196,13 +218,18 @@ class Trainer:
         return tf.constant(0.0), [tf.zeros(v.shape, v.dtype) for v in variables]
 
     def _update_on_replica(self, batches):
-        """Pool the gradients of `batches`, clip, apply: `(loss, norm)`."""
+        """Pool the gradients of `batches`, clip, apply.
+
+        Returns `(loss, norm, examples)`: this replica's share of the mean
+        loss, the global norm before clipping and the update's examples.
+        """
         context = tf.distribute.get_replica_context()
         rows = [_rows(batch) for batch in batches]
         total = tf.add_n(rows)
         if self.replicas > 1:
             total = context.all_reduce(tf.distribute.ReduceOp.SUM, total)
-        total = tf.cast(tf.maximum(total, 1), tf.float32)
+        examples = tf.cast(total, tf.float32)
+        total = tf.maximum(examples, 1.0)
         loss, gradients = tf.constant(0.0), None
         for batch, count in zip(batches, rows, strict=True):
             # compute_loss divides by the replica count; undo it, then weight
@@ -236,7 +263,7 @@ class Trainer:
         self.optimizer.apply_gradients(
             zip(gradients, self.model.trainable_variables, strict=True)
         )
-        return loss, norm
+        return loss, norm, examples
 
     def _step(self, micro_batches):
         """The distributed update over `micro_batches` batches of the stream."""
@@ -245,10 +272,15 @@ class Trainer:
             @tf.function
             def step(iterator):
                 batches = [next(iterator) for _ in range(micro_batches)]
-                loss, norm = self.strategy.run(self._update_on_replica, args=(batches,))
+                loss, norm, examples = self.strategy.run(
+                    self._update_on_replica, args=(batches,)
+                )
+                # Every replica holds the same norm and example count.
+                mean = tf.distribute.ReduceOp.MEAN
                 return (
                     self.strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
-                    self.strategy.reduce(tf.distribute.ReduceOp.MEAN, norm, axis=None),
+                    self.strategy.reduce(mean, norm, axis=None),
+                    self.strategy.reduce(mean, examples, axis=None),
                 )
 
             self._steps[micro_batches] = step
@@ -294,6 +326,9 @@ class Trainer:
                     f"weight {variable.path} became non-finite {where}; nothing "
                     f"was saved. {self._last_good()}"
                 )
+
+    def _loss_scale(self):
+        return float(self.optimizer.scale_loss(tf.constant(1.0)))
 
     def _last_good(self):
         found = state_io.latest_state(self.state_dir)
@@ -416,6 +451,9 @@ class Trainer:
                 "batch": 0,
                 "update": 0,
                 "loss_sum": 0.0,
+                "examples": 0.0,
+                "skipped": 0,
+                "overflows": 0,
                 "history": {},
                 "best": None,
                 "best_epoch": None,
@@ -424,6 +462,10 @@ class Trainer:
                 "steps_per_epoch": steps_per_epoch,
                 "accumulate_steps": accumulate,
             }
+        # States saved before these entries: a batch weighed as one example.
+        progress.setdefault("examples", float(progress["batch"]))
+        progress.setdefault("skipped", 0)
+        progress.setdefault("overflows", 0)
         print(
             f"training: {steps_per_epoch} batches an epoch, {updates_per_epoch} "
             f"updates of {accumulate} batch(es), {self.replicas} replica(s), "
@@ -460,28 +502,59 @@ class Trainer:
             callback_list.on_epoch_begin(epoch)
             while progress["batch"] < steps_per_epoch:
                 micro = min(accumulate, steps_per_epoch - progress["batch"])
-                loss, norm = self._step(micro)(iterator)
-                loss, norm = float(loss), float(norm)
-                if not (math.isfinite(loss) and math.isfinite(norm)):
+                loss, norm, examples = self._step(micro)(iterator)
+                loss, norm, examples = float(loss), float(norm), float(examples)
+                where = (
+                    f"at update {progress['update'] + 1}, epoch {epoch + 1}, "
+                    f"batch {progress['batch'] + micro} of {steps_per_epoch}"
+                )
+                if not math.isfinite(loss) or (
+                    not math.isfinite(norm) and not self.loss_scaling
+                ):
                     raise NonFiniteLossError(
                         f"non-finite training loss {loss} (gradient norm {norm}) "
-                        f"at update {progress['update'] + 1}, epoch {epoch + 1}, "
-                        f"batch {progress['batch'] + micro} of {steps_per_epoch}; "
-                        f"training stopped and nothing was saved. {self._last_good()}"
+                        f"{where}; training stopped and nothing was saved. "
+                        f"{self._last_good()}"
                     )
+                if math.isfinite(norm):
+                    progress["overflows"] = 0
+                else:
+                    # A loss-scale overflow: the optimizer skipped this update
+                    # and halved its scale.
+                    progress["overflows"] += 1
+                    progress["skipped"] += 1
+                    if progress["overflows"] >= self.max_overflows:
+                        raise NonFiniteLossError(
+                            f"{progress['overflows']} loss-scale overflows in a "
+                            f"row (gradient norm {norm} with a finite loss {loss}, "
+                            f"loss scale now {self._loss_scale():g}) {where}: the "
+                            "gradients are not finite at any scale; training "
+                            f"stopped and nothing was saved. {self._last_good()}"
+                        )
                 progress["batch"] += micro
                 progress["update"] += 1
-                progress["loss_sum"] += loss * micro
+                # The epoch's loss is the mean over its examples, however
+                # they were batched, split or pooled.
+                progress["loss_sum"] += loss * examples
+                progress["examples"] += examples
                 callback_list.on_train_batch_end(
                     math.ceil(progress["batch"] / accumulate) - 1,
-                    {"loss": progress["loss_sum"] / progress["batch"]},
+                    {"loss": progress["loss_sum"] / progress["examples"]},
                 )
                 every = config.checkpoint_every
                 mid_epoch = progress["batch"] < steps_per_epoch
                 if every and progress["update"] % every == 0 and mid_epoch:
                     self._save(progress)
 
-            logs = {"loss": progress["loss_sum"] / steps_per_epoch}
+            logs = {"loss": progress["loss_sum"] / progress["examples"]}
+            if self.loss_scaling:
+                logs["skipped_updates"] = progress["skipped"]
+                if progress["skipped"] and self.chief:
+                    print(
+                        f"epoch {epoch + 1}: skipped {progress['skipped']} of "
+                        f"{updates_per_epoch} updates on loss-scale overflow "
+                        f"(loss scale now {self._loss_scale():g})"
+                    )
             if validation is not None:
                 scores = self.evaluate(validation)
                 logs.update({f"val_{k}": v for k, v in scores.items()})
@@ -501,7 +574,9 @@ class Trainer:
                 self._save_weights("best.weights.h5")
             else:
                 progress["wait"] += 1
-            progress.update(epoch=epoch + 1, batch=0, loss_sum=0.0)
+            progress.update(
+                epoch=epoch + 1, batch=0, loss_sum=0.0, examples=0.0, skipped=0
+            )
             if progress["wait"] >= config.patience or self.model.stop_training:
                 progress["stopped"] = True
                 print(

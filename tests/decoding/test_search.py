@@ -263,3 +263,90 @@ def test_decoders_compile_under_xla_and_match_eager():
     )
     for a, b in zip(compiled, eager, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5)
+
+
+def test_beam_search_max_length_ratio_bounds_every_beam():
+    # The script never ends: each example stops at ratio * source + 1 tokens,
+    # every beam alike, the rest padded with END; max_length caps the ratio.
+    step, state = scripted_step([[6] * 12] * 3)
+    ids, lengths, scores = beam_search(
+        step,
+        state,
+        tf.fill([3], 2),
+        END,
+        8,
+        beam_size=2,
+        source_lengths=tf.constant([2, 4, 9]),
+        max_length_ratio=1.5,
+    )
+    assert lengths.numpy().tolist() == [[4, 4], [7, 7], [8, 8]]
+    best = ids.numpy()[:, 0]
+    assert best.tolist() == [
+        [6, 6, 6, 6, END, END, END, END],
+        [6, 6, 6, 6, 6, 6, 6, END],
+        [6] * 8,
+    ]
+    assert np.all(np.isfinite(scores.numpy()))
+
+
+def xla_and_eager(decode, *arguments):
+    compiled = tf.function(decode, jit_compile=True)(*arguments)
+    return compiled, decode(*arguments)
+
+
+def test_greedy_search_under_xla_equals_eager():
+    step, _ = table_step(3, vocabulary=6)
+    start = tf.constant([0, 2, 4, 5])
+    source_lengths = tf.constant([1, 6, 3, 2])
+
+    def decode(start, source_lengths):
+        return greedy_search(
+            step,
+            tf.zeros([4]),
+            start,
+            END,
+            7,
+            source_lengths=source_lengths,
+            max_length_ratio=1.0,
+        )
+
+    (ids, lengths, scores), (ids_eager, lengths_eager, scores_eager) = xla_and_eager(
+        decode, start, source_lengths
+    )
+    np.testing.assert_array_equal(ids, ids_eager)
+    np.testing.assert_array_equal(lengths, lengths_eager)
+    np.testing.assert_allclose(scores, scores_eager, rtol=1e-5)
+    assert np.all(lengths.numpy() <= [2, 7, 4, 3])  # ratio * source + 1, or 7
+    # Greedy's first token is each start's argmax in the table.
+    np.testing.assert_array_equal(ids[:, 0], np.argmax(step(start, None)[0], -1))
+
+
+def test_sampling_under_xla_is_seeded_limited_and_scored():
+    """XLA draws other numbers than eager from the same seed (its own
+    kernels), so the compiled draws are checked against the table itself."""
+    step, table = table_step(5, vocabulary=6)
+    start = tf.fill([400], 3)
+
+    def decode(start):
+        return sample(step, tf.zeros([400]), start, END, 5, top_k=2, seed=[3, 4])
+
+    compiled = tf.function(decode, jit_compile=True)
+    ids, lengths, scores = (t.numpy() for t in compiled(start))
+    np.testing.assert_array_equal(compiled(start)[0], ids)  # seeded
+    log_probs = tf.nn.log_softmax(table).numpy()
+    top_two = np.argsort(log_probs, -1)[:, -2:]
+    for row in range(400):
+        previous, expected_score = 3, 0.0
+        for t in range(lengths[row]):
+            token = ids[row, t]
+            assert token in top_two[previous], (row, t)  # top_k=2 holds
+            expected_score += log_probs[previous, token]
+            previous = token
+        # It stopped at END or at max_length, and is padded with END after.
+        assert ids[row, lengths[row] - 1] == END or lengths[row] == 5
+        assert np.all(ids[row, lengths[row] :] == END)
+        np.testing.assert_allclose(scores[row], expected_score, rtol=1e-5)
+    # The first token follows the top-2 renormalized probabilities after 3.
+    first = np.bincount(ids[:, 0], minlength=6)[top_two[3]] / 400
+    wanted = np.exp(log_probs[3, top_two[3]])
+    np.testing.assert_allclose(first, wanted / wanted.sum(), atol=0.08)

@@ -111,12 +111,14 @@ def test_recipe_reads_iob1_files_with_a_softmax_cnn_tagger(ner, tmp_path):
             "--character-encoder",
             "cnn",
             "--epochs",
-            "1",
+            "4",
             "--output-dir",
             str(tmp_path / "run"),
         ]
     )
-    assert 0.0 <= results["test"]["f1"] <= 1.0
+    # What this recipe reaches here: test F1 0.48 (0.26 after 3 epochs, 0
+    # after 1), so a tagger that stopped learning fails.
+    assert results["test"]["f1"] == pytest.approx(0.48, abs=0.1)
     assert results["test"]["per_type"], "no entity was scored"
 
 
