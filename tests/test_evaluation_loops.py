@@ -10,6 +10,7 @@ import tensorflow as tf
 from seq2seq import evaluation, serving
 from seq2seq.data import Sentence, tagging
 from seq2seq.models import EncoderDecoder, SequenceTagger, TextClassifier
+from seq2seq.tagging_schemes import iob2_names
 from seq2seq.text import SentencePieceTokenizer
 from tests.conftest import SENTENCES
 
@@ -69,7 +70,7 @@ def test_tag_all_unpads_in_batch_order_and_scores_entities(tagger_data):
     for sentence, ids in zip(sentences, predicted, strict=True):
         inputs = features(tf.constant([sentence.tokens]))
         assert ids == model.predict_tags(inputs).numpy()[0].tolist()
-    iob2 = serving.iob2_names(tag_names, "iobes")
+    iob2 = iob2_names(tag_names, "iobes")
     assert evaluation.tagger_entity_scores(model, batches, iob2) == (
         evaluation.entity_scores(
             [[iob2[t] for t in s] for s in gold],
