@@ -15,8 +15,8 @@ weights, and of PyTorch's layer when torch is installed. Three modes:
 Every TensorFlow step is compiled by XLA (`jit_compile=True`).
 
 The implementations are measured in one process and interleaved: each repeat
-times every implementation once, in a rotating order, and the report gives
-the median of the repeats and the ratio of the medians. The machine is
+times every implementation of every mode once, in a rotating order, and the
+report gives the median of the repeats and the ratio of the medians. The machine is
 shared and noisy, so the ratios are the figures to read.
 
     python benchmarks/rnn_throughput.py                 # the headline shape
@@ -186,25 +186,37 @@ def implementations(shape: Shape, train: bool) -> dict:
     return result
 
 
-def measure(shape: Shape, mode: str, repeats: int, steps: int) -> dict:
-    if mode == "fit":
-        impls = fit_steps(shape)
-    else:
-        impls = implementations(shape, mode == "train")
+def measure(shape: Shape, modes, repeats: int, steps: int) -> dict:
+    """mode -> name -> tokens per second, every step of every mode interleaved.
+
+    All the modes of a shape share one loop, so the `train` and `fit` rows
+    are measured under the same load and their ratios can be compared.
+    """
+    impls = {}
+    for mode in modes:
+        steps_of_mode = (
+            fit_steps(shape)
+            if mode == "fit"
+            else implementations(shape, mode == "train")
+        )
+        impls.update({(mode, name): run for name, run in steps_of_mode.items()})
     for run in impls.values():  # compile and warm up
         for _ in range(2):
             run()
-    seconds = {name: [] for name in impls}
-    names = list(impls)
+    seconds = {key: [] for key in impls}
+    keys = list(impls)
     for repeat in range(repeats):
-        order = names[repeat % len(names) :] + names[: repeat % len(names)]
-        for name in order:
+        order = keys[repeat % len(keys) :] + keys[: repeat % len(keys)]
+        for key in order:
             start = time.perf_counter()
             for _ in range(steps):
-                impls[name]()
-            seconds[name].append(time.perf_counter() - start)
+                impls[key]()
+            seconds[key].append(time.perf_counter() - start)
     tokens = shape.batch * shape.time * steps
-    return {name: tokens / statistics.median(times) for name, times in seconds.items()}
+    rates = {mode: {} for mode in modes}
+    for (mode, name), times in seconds.items():
+        rates[mode][name] = tokens / statistics.median(times)
+    return rates
 
 
 def shapes(args) -> list[Shape]:
@@ -257,8 +269,9 @@ def main() -> None:
     print(header + "   (tokens/s)")
     ratios = {mode: [] for mode in args.modes}
     for shape in shapes(args):
+        rates_of_mode = measure(shape, args.modes, args.repeats, args.steps)
         for mode in args.modes:
-            rates = measure(shape, mode, args.repeats, args.steps)
+            rates = rates_of_mode[mode]
             row = f"{mode:<6}{shape.label():<44}"
             row += f"{rates['ours']:>9.0f}{rates['keras']:>9.0f}"
             if torch is not None:
