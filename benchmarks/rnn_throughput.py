@@ -2,19 +2,27 @@
 
 For each configuration it measures tokens per second (batch * time steps per
 second) of one step of our layer, of Keras's built-in layer with the same
-weights, and of PyTorch's layer when torch is installed. Training steps run
-forward and backward (gradients of a squared-output loss with respect to
-every weight); inference steps run forward only. Every TensorFlow step is a
-`tf.function(jit_compile=True)`.
+weights, and of PyTorch's layer when torch is installed. Three modes:
+
+- `train`: the layer's gradient alone, forward and backward (gradients of a
+  squared-output loss with respect to every weight);
+- `fit`: the whole Keras training step as users run it: a functional model
+  (`Input` -> the layer -> a `Dense` head; `Masking` first when masked)
+  compiled with Adam, a mean squared error and `jit_compile=True`, timed
+  through `model.train_on_batch` on NumPy arrays (no PyTorch column);
+- `infer`: forward only.
+
+Every TensorFlow step is compiled by XLA (`jit_compile=True`).
 
 The implementations are measured in one process and interleaved: each repeat
-times every implementation once, in a rotating order, and the report gives
-the median of the repeats and the ratio of the medians. The machine is
+times every implementation of every mode once, in a rotating order, and the
+report gives the median of the repeats and the ratio of the medians. The machine is
 shared and noisy, so the ratios are the figures to read.
 
     python benchmarks/rnn_throughput.py                 # the headline shape
     python benchmarks/rnn_throughput.py --sweep         # batch/units/time/...
     python benchmarks/rnn_throughput.py --cells lstm --modes train --repeats 9
+    python benchmarks/rnn_throughput.py --modes train fit --repeats 15 --steps 3
     python benchmarks/rnn_throughput.py --batch 16 --time 20 --units 128 --masked
 """
 
@@ -41,6 +49,9 @@ try:
     import torch
 except ImportError:  # PyTorch is optional.
     torch = None
+
+
+MODES = ("train", "fit", "infer")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +103,35 @@ def tf_step(layer, train: bool):
         return loss + sum(tf.reduce_sum(g) for g in gradients) * 0.0
 
     return step
+
+
+# The width of the `Dense` head in `fit` mode: one output per step.
+HEAD_UNITS = 16
+
+
+def fit_model(module, shape: Shape):
+    """`Input -> [Masking] -> module's layer -> Dense`, compiled with Adam."""
+    inputs = keras.Input((shape.time, shape.features))
+    hidden = keras.layers.Masking()(inputs) if shape.masked else inputs
+    hidden = tf_layer(module, shape)(hidden)
+    model = keras.Model(inputs, keras.layers.Dense(HEAD_UNITS)(hidden))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", jit_compile=True)
+    return model
+
+
+def fit_steps(shape: Shape) -> dict:
+    """name -> one `train_on_batch` of ours and Keras's, the same weights."""
+    x, mask = make_inputs(shape)
+    if mask is not None:  # `Masking` finds the padding: all-zero steps
+        x = x * mask[..., None]
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=(shape.batch, shape.time, HEAD_UNITS)).astype("float32")
+    theirs, ours = fit_model(keras.layers, shape), fit_model(layers, shape)
+    ours.set_weights(theirs.get_weights())
+    return {
+        name: lambda model=model: model.train_on_batch(x, y)
+        for name, model in (("ours", ours), ("keras", theirs))
+    }
 
 
 def torch_step(shape: Shape, train: bool):
@@ -146,22 +186,37 @@ def implementations(shape: Shape, train: bool) -> dict:
     return result
 
 
-def measure(shape: Shape, train: bool, repeats: int, steps: int) -> dict:
-    impls = implementations(shape, train)
+def measure(shape: Shape, modes, repeats: int, steps: int) -> dict:
+    """mode -> name -> tokens per second, every step of every mode interleaved.
+
+    All the modes of a shape share one loop, so the `train` and `fit` rows
+    are measured under the same load and their ratios can be compared.
+    """
+    impls = {}
+    for mode in modes:
+        steps_of_mode = (
+            fit_steps(shape)
+            if mode == "fit"
+            else implementations(shape, mode == "train")
+        )
+        impls.update({(mode, name): run for name, run in steps_of_mode.items()})
     for run in impls.values():  # compile and warm up
         for _ in range(2):
             run()
-    seconds = {name: [] for name in impls}
-    names = list(impls)
+    seconds = {key: [] for key in impls}
+    keys = list(impls)
     for repeat in range(repeats):
-        order = names[repeat % len(names) :] + names[: repeat % len(names)]
-        for name in order:
+        order = keys[repeat % len(keys) :] + keys[: repeat % len(keys)]
+        for key in order:
             start = time.perf_counter()
             for _ in range(steps):
-                impls[name]()
-            seconds[name].append(time.perf_counter() - start)
+                impls[key]()
+            seconds[key].append(time.perf_counter() - start)
     tokens = shape.batch * shape.time * steps
-    return {name: tokens / statistics.median(times) for name, times in seconds.items()}
+    rates = {mode: {} for mode in modes}
+    for (mode, name), times in seconds.items():
+        rates[mode][name] = tokens / statistics.median(times)
+    return rates
 
 
 def shapes(args) -> list[Shape]:
@@ -189,7 +244,7 @@ def shapes(args) -> list[Shape]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cells", nargs="+", default=["lstm", "gru"])
-    parser.add_argument("--modes", nargs="+", default=["train", "infer"])
+    parser.add_argument("--modes", nargs="+", default=["train", "infer"], choices=MODES)
     parser.add_argument("--sweep", action="store_true", help="the full grid")
     parser.add_argument("--batch", type=int, default=64, help="without --sweep")
     parser.add_argument("--time", type=int, default=50, help="without --sweep")
@@ -214,10 +269,13 @@ def main() -> None:
     print(header + "   (tokens/s)")
     ratios = {mode: [] for mode in args.modes}
     for shape in shapes(args):
+        rates_of_mode = measure(shape, args.modes, args.repeats, args.steps)
         for mode in args.modes:
-            rates = measure(shape, mode == "train", args.repeats, args.steps)
+            rates = rates_of_mode[mode]
             row = f"{mode:<6}{shape.label():<44}"
-            row += "".join(f"{rates[name]:>9.0f}" for name in rates)
+            row += f"{rates['ours']:>9.0f}{rates['keras']:>9.0f}"
+            if torch is not None:
+                row += f"{rates['torch']:>9.0f}" if "torch" in rates else f"{'-':>9}"
             ratios[mode].append(rates["ours"] / rates["keras"])
             row += f"{ratios[mode][-1]:>12.2f}"
             if "torch" in rates:

@@ -15,14 +15,24 @@ dz(t) needs the reverse loop (it depends on dz(t+1) through W_hh). So:
   activations (and tanh(c));
 - backward: one reverse loop carries dL/dh (and dL/dc), computing dz(t) with
   `dz(t) W_hh^T` per step; then each weight gradient and the input gradient
-  is one large matmul over all steps at once (the LSTM's two weight
-  gradients share one: `[x, h_in]^T dZ`).
+  is one large matmul per gate over all steps at once (the LSTM's two weight
+  gradients share them: `[x, h_in]^T dZ_k`).
 
 Inside the loops every gate has its own arrays, and in the LSTM's loops and
 the GRU's backward loop its own block of `W_hh`: under XLA on the CPU each
 step runs as a handful of small kernels, and slicing a `[batch, gates *
 units]` tensor inside them cost more than the gate arithmetic did (about 5%
 of a training step, measured at batch 64, 512 units).
+
+Nothing outside the loops joins or splits gates either: the input
+projection is one matmul per gate written straight into that gate's array
+(its bias is added in the loop, fused with the gate arithmetic), the reverse
+loop writes each gate's dz(t) to an array of its own, and the weight
+gradients take one matmul per gate. In a Keras training step the copies
+that split the projection and joined the dz(t), and the zero-filling of one
+`[time, batch, gates * units]` array, had taken a fifth of our kernels' time
+(summed over threads on a loaded machine; they overlapped other work, so the
+step's CPU time fell by only 1 to 2%).
 
 In inference (`differentiable=False`) the same forward loop runs and keeps
 only the outputs.
@@ -75,18 +85,27 @@ def _flat(x):
     return tf.reshape(x, [-1, tf.shape(x)[-1]])
 
 
-def _gate_projections(x_tm, kernel, bias, gates):
-    """`x W_hx + b` for every step in one matmul, one array per gate.
+def _gate_projections(x_tm, kernels):
+    """`x W_hx` for every step, one matmul and one array per gate.
 
-    The loop reads each gate's block from its own array (see the module
-    docstring for why).
+    One matmul per gate writes each gate's block straight into its own array;
+    one matmul for all gates would then have to be split into them, a copy of
+    the whole projection (see the module docstring for why the loop reads
+    each gate from its own array). The bias is added in the loop, where it
+    fuses into the gate arithmetic instead of costing a pass over the
+    projection.
     """
     shape = tf.shape(x_tm)
-    projection = tf.matmul(_flat(x_tm), kernel) + bias
+    flat = _flat(x_tm)
     # The width is given, not -1: with an empty batch there is no size to
     # infer it from.
-    projection = tf.reshape(projection, [shape[0], shape[1], tf.shape(kernel)[-1]])
-    return [_unstack(p, shape[0]) for p in tf.split(projection, gates, axis=-1)]
+    return [
+        _unstack(
+            tf.reshape(tf.matmul(flat, k), [shape[0], shape[1], tf.shape(k)[-1]]),
+            shape[0],
+        )
+        for k in kernels
+    ]
 
 
 def _sum_over_steps(d):
@@ -117,53 +136,63 @@ def _recurrent_inputs(H_prev, drop):
     return H_prev if drop is None else H_prev * drop
 
 
-def _through_kernels(d_gates, transposed_kernels):
-    """`sum_k d_k W_k^T`: the gradient that flows back into `h(t-1)`."""
+def _through_kernels(d_gates, gate_kernels):
+    """`sum_k d_k W_k^T`: the gradient that flows back into `h(t-1)`.
+
+    `gate_kernels` are the forward pass's `[units, units]` blocks, read
+    transposed by the matmul rather than copied transposed.
+    """
     return tf.add_n(
-        [tf.matmul(d, k) for d, k in zip(d_gates, transposed_kernels, strict=True)]
+        [
+            tf.matmul(d, k, transpose_b=True)
+            for d, k in zip(d_gates, gate_kernels, strict=True)
+        ]
     )
 
 
-def _weight_gradients(x_tm, H_in, kernel, d_projection, d_recurrent=None):
-    """`dL/dW_hx`, `dL/dW_hh` and `dL/dx`, each one matmul over all steps.
+def _per_gate_weight_gradients(inputs_tm, d_gates):
+    """`sum_t inputs(t)^T d_k(t)` for each gate's `d_k`, side by side.
 
-    `dL/dW_hx = sum_t x(t)^T d(t)` and `dL/dW_hh = sum_t h_in(t-1)^T d_r(t)`,
-    where `d` is the input projection's gradient and `d_r` the recurrent
-    one's. When they are the same (`d_recurrent` None, as in the LSTM) both
-    come from a single matmul of `[x, h_in]^T`, which runs faster than two.
+    One matmul per gate reads each gate's gradient where the reverse loop
+    wrote it: one matmul over all gates would first copy them all into one
+    array.
     """
-    flat_d = _flat(d_projection)
-    if d_recurrent is None:
-        inputs = _flat(tf.concat([x_tm, H_in], axis=-1))
-        both = tf.matmul(inputs, flat_d, transpose_a=True)
-        features = tf.shape(x_tm)[-1]
-        d_kernel, d_recurrent_kernel = both[:features], both[features:]
-    else:
-        d_kernel = tf.matmul(_flat(x_tm), flat_d, transpose_a=True)
-        d_recurrent_kernel = tf.matmul(
-            _flat(H_in), _flat(d_recurrent), transpose_a=True
-        )
-    d_x = tf.reshape(tf.matmul(flat_d, kernel, transpose_b=True), tf.shape(x_tm))
-    return d_kernel, d_recurrent_kernel, d_x
+    flat = _flat(inputs_tm)
+    return tf.concat(
+        [tf.matmul(flat, _flat(d), transpose_a=True) for d in d_gates], axis=-1
+    )
 
 
-def _lstm_forward(x_tm, h0, c0, mask_tm, kernel, recurrent_kernel, bias, drop, keep):
+def _input_gradient(d_gates, kernels, x_tm):
+    """`dL/dx(t) = sum_k d_k(t) W_kx^T` for every step, `[time, batch, features]`."""
+    d_x = tf.add_n(
+        [
+            tf.matmul(_flat(d), k, transpose_b=True)
+            for d, k in zip(d_gates, kernels, strict=True)
+        ]
+    )
+    return tf.reshape(d_x, tf.shape(x_tm))
+
+
+def _lstm_forward(
+    x_tm, h0, c0, mask_tm, kernels, recurrent_kernels, biases, drop, keep
+):
     """The LSTM's forward loop over time-major inputs.
 
-    Returns `h_T`, `c_T` and a list of stacked `[time, batch, units]` arrays:
-    the outputs, and with `keep` also what the backward pass reads (the
-    cells, their tanh, and the gates i, f, g, o).
+    `kernels`, `recurrent_kernels` and `biases` are the per-gate blocks (i, f,
+    c, o). Returns `h_T`, `c_T` and a list of stacked `[time, batch, units]`
+    arrays: the outputs, and with `keep` also what the backward pass reads
+    (the cells, their tanh, and the gates i, f, g, o).
     """
     time_steps = tf.shape(x_tm)[0]
-    projections = _gate_projections(x_tm, kernel, bias, 4)
-    gate_kernels = tf.split(recurrent_kernel, 4, axis=-1)
+    projections = _gate_projections(x_tm, kernels)
 
     def forward(t, carry):
         h, c, *saved = carry
         h_in = h if drop is None else h * drop
         z_i, z_f, z_c, z_o = (
-            p.read(t) + tf.matmul(h_in, k)
-            for p, k in zip(projections, gate_kernels, strict=True)
+            p.read(t) + tf.matmul(h_in, k) + b
+            for p, k, b in zip(projections, recurrent_kernels, biases, strict=True)
         )
         i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.tanh(z_c), tf.sigmoid(z_o)
         c_new = f * c + i * g
@@ -179,6 +208,15 @@ def _lstm_forward(x_tm, h0, c0, mask_tm, kernel, recurrent_kernel, bias, drop, k
     arrays = _arrays(x_tm.dtype, time_steps, 7 if keep else 1)
     h_T, c_T, *saved = _loop(time_steps, forward, (h0, c0, *arrays))
     return h_T, c_T, [a.stack() for a in saved]
+
+
+def _gate_blocks(kernel, recurrent_kernel, bias, gates):
+    """Each weight split into its per-gate blocks, once per sequence."""
+    return (
+        tf.split(kernel, gates, axis=-1),
+        tf.split(recurrent_kernel, gates, axis=-1),
+        tf.split(bias, gates, axis=-1),
+    )
 
 
 def lstm_sequence(
@@ -214,7 +252,13 @@ def lstm_sequence(
     drop = recurrent_dropout_mask
     if not differentiable:
         h_T, c_T, (H,) = _lstm_forward(
-            x_tm, h0, c0, mask_tm, kernel, recurrent_kernel, bias, drop, keep=False
+            x_tm,
+            h0,
+            c0,
+            mask_tm,
+            *_gate_blocks(kernel, recurrent_kernel, bias, 4),
+            drop,
+            keep=False,
         )
         return _time_major(H), h_T, c_T
 
@@ -222,8 +266,11 @@ def lstm_sequence(
     def run(x_tm, h0, c0, kernel, recurrent_kernel, bias):
         time_steps = tf.shape(x_tm)[0]
         dtype = x_tm.dtype
+        kernels, recurrent_kernels, biases = _gate_blocks(
+            kernel, recurrent_kernel, bias, 4
+        )
         h_T, c_T, (H, C, *activations) = _lstm_forward(
-            x_tm, h0, c0, mask_tm, kernel, recurrent_kernel, bias, drop, keep=True
+            x_tm, h0, c0, mask_tm, kernels, recurrent_kernels, biases, drop, keep=True
         )
 
         def gradient(d_H, d_h_T, d_c_T):
@@ -231,10 +278,9 @@ def lstm_sequence(
             d_outputs = _unstack(d_H, time_steps)
             tanh_cells, *gates = (_unstack(a, time_steps) for a in activations)
             previous_cells = _unstack(_previous_states(c0, C), time_steps)
-            transposed_kernels = tf.split(tf.transpose(recurrent_kernel), 4, axis=0)
 
             def backward(t, carry):
-                d_h_next, d_c_next, d_z_ta = carry
+                d_h_next, d_c_next, *d_z_arrays = carry
                 d_h = d_outputs.read(t) + d_h_next
                 i, f, g, o = (a.read(t) for a in gates)
                 tanh_c = tanh_cells.read(t)
@@ -250,23 +296,31 @@ def lstm_sequence(
                     valid = mask_tm[t]
                     d_z = [tf.where(valid, d, tf.zeros_like(d)) for d in d_z]
                     d_c_prev = tf.where(valid, d_c_prev, d_c_next)
-                d_h_prev = _through_kernels(d_z, transposed_kernels)
+                d_h_prev = _through_kernels(d_z, recurrent_kernels)
                 if drop is not None:
                     d_h_prev = d_h_prev * drop
                 if mask_tm is not None:
                     d_h_prev = tf.where(valid, d_h_prev, d_h)
-                return d_h_prev, d_c_prev, d_z_ta.write(t, tf.concat(d_z, axis=-1))
+                d_z_arrays = (
+                    a.write(t, d) for a, d in zip(d_z_arrays, d_z, strict=True)
+                )
+                return (d_h_prev, d_c_prev, *d_z_arrays)
 
-            d_h0, d_c0, d_z_ta = _loop(
+            d_h0, d_c0, *d_z_arrays = _loop(
                 time_steps,
                 backward,
-                (d_h_T, d_c_T, *_arrays(dtype, time_steps, 1)),
+                (d_h_T, d_c_T, *_arrays(dtype, time_steps, 4)),
                 reverse=True,
             )
-            d_Z = d_z_ta.stack()
+            d_Z = [a.stack() for a in d_z_arrays]
+            # Both weight gradients come from one matmul per gate of
+            # `[x, h_in]^T`, which runs faster than two.
             H_in = _recurrent_inputs(_previous_states(h0, H), drop)
-            d_kernel, d_recurrent, d_x = _weight_gradients(x_tm, H_in, kernel, d_Z)
-            d_bias = _sum_over_steps(d_Z)
+            both = _per_gate_weight_gradients(tf.concat([x_tm, H_in], axis=-1), d_Z)
+            features = tf.shape(x_tm)[-1]
+            d_kernel, d_recurrent = both[:features], both[features:]
+            d_x = _input_gradient(d_Z, kernels, x_tm)
+            d_bias = tf.concat([_sum_over_steps(d) for d in d_Z], axis=0)
             return d_x, d_h0, d_c0, d_kernel, d_recurrent, d_bias
 
         return (H, h_T, c_T), gradient
@@ -275,25 +329,30 @@ def lstm_sequence(
     return _time_major(H), h_T, c_T
 
 
-def _gru_forward(x_tm, h0, mask_tm, kernel, recurrent_kernel, bias, drop, keep):
+def _gru_forward(x_tm, h0, mask_tm, kernels, recurrent_kernel, bias, drop, keep):
     """The GRU's forward loop over time-major inputs.
 
-    Returns `h_T` and a list of stacked `[time, batch, units]` arrays: the
-    outputs, and with `keep` also what the backward pass reads (z, r, the
-    candidate n and the candidate's recurrent part `h W_hn + b_hn`).
+    `kernels` are the input kernel's per-gate blocks (z, r, h); `bias` is
+    the layer's `[2, 3 * units]`. Returns `h_T` and a list of stacked
+    `[time, batch, units]` arrays: the outputs, and with `keep` also what
+    the backward pass reads (z, r, the candidate n and the candidate's
+    recurrent part `h W_hn + b_hn`).
     """
     time_steps = tf.shape(x_tm)[0]
     # The update and reset gates add both biases to their projections; the
     # candidate's recurrent bias sits inside `r * (h W_hn + b_hn)`.
     b_z, b_r, b_n = tf.split(bias[1], 3)
-    input_bias = bias[0] + tf.concat([b_z, b_r, tf.zeros_like(b_n)], axis=0)
-    projections = _gate_projections(x_tm, kernel, input_bias, 3)
+    input_biases = tf.split(bias[0], 3)
+    input_biases = [input_biases[0] + b_z, input_biases[1] + b_r, input_biases[2]]
+    projections = _gate_projections(x_tm, kernels)
     recurrent_bias = tf.concat([tf.zeros_like(b_z), tf.zeros_like(b_r), b_n], axis=0)
 
     def forward(t, carry):
         h, *saved = carry
         h_in = h if drop is None else h * drop
-        x_z, x_r, x_n = (p.read(t) for p in projections)
+        x_z, x_r, x_n = (
+            p.read(t) + b for p, b in zip(projections, input_biases, strict=True)
+        )
         # One matmul for the three gates: at batch 16 it ran 10% faster than
         # three (measured in inference); at batch 64 they tie.
         recurrent = tf.matmul(h_in, recurrent_kernel) + recurrent_bias
@@ -341,7 +400,14 @@ def gru_sequence(
     drop = recurrent_dropout_mask
     if not differentiable:
         h_T, (H,) = _gru_forward(
-            x_tm, h0, mask_tm, kernel, recurrent_kernel, bias, drop, keep=False
+            x_tm,
+            h0,
+            mask_tm,
+            tf.split(kernel, 3, axis=-1),
+            recurrent_kernel,
+            bias,
+            drop,
+            keep=False,
         )
         return _time_major(H), h_T
 
@@ -349,8 +415,9 @@ def gru_sequence(
     def run(x_tm, h0, kernel, recurrent_kernel, bias):
         time_steps = tf.shape(x_tm)[0]
         dtype = x_tm.dtype
+        kernels = tf.split(kernel, 3, axis=-1)
         h_T, (H, Z, R, N, H_n) = _gru_forward(
-            x_tm, h0, mask_tm, kernel, recurrent_kernel, bias, drop, keep=True
+            x_tm, h0, mask_tm, kernels, recurrent_kernel, bias, drop, keep=True
         )
 
         def gradient(d_H, d_h_T):
@@ -359,10 +426,10 @@ def gru_sequence(
             z_ta, r_ta, n_ta, h_n_ta = (_unstack(a, time_steps) for a in (Z, R, N, H_n))
             H_prev = _previous_states(h0, H)
             previous = _unstack(H_prev, time_steps)
-            transposed_kernels = tf.split(tf.transpose(recurrent_kernel), 3, axis=0)
+            recurrent_kernels = tf.split(recurrent_kernel, 3, axis=-1)
 
             def backward(t, carry):
-                d_h_next, d_x_ta = carry
+                d_h_next, *d_x_arrays = carry
                 d_h = d_outputs.read(t) + d_h_next
                 z, r, n = z_ta.read(t), r_ta.read(t), n_ta.read(t)
                 d_a_n = d_h * (1.0 - z) * (1.0 - n * n)
@@ -374,42 +441,37 @@ def gru_sequence(
                     d_x = [tf.where(valid, d, tf.zeros_like(d)) for d in d_x]
                 # The candidate's recurrent pre-activation is `r * h_n`.
                 d_recurrent = [d_x[0], d_x[1], d_x[2] * r]
-                through = _through_kernels(d_recurrent, transposed_kernels)
+                through = _through_kernels(d_recurrent, recurrent_kernels)
                 if drop is not None:
                     through = through * drop
                 d_h_prev = d_h * z + through
                 if mask_tm is not None:
                     d_h_prev = tf.where(valid, d_h_prev, d_h)
-                return d_h_prev, d_x_ta.write(t, tf.concat(d_x, axis=-1))
+                d_x_arrays = (
+                    a.write(t, d) for a, d in zip(d_x_arrays, d_x, strict=True)
+                )
+                return (d_h_prev, *d_x_arrays)
 
-            d_h0, d_x_ta = _loop(
+            d_h0, *d_x_arrays = _loop(
                 time_steps,
                 backward,
-                (d_h_T, *_arrays(dtype, time_steps, 1)),
+                (d_h_T, *_arrays(dtype, time_steps, 3)),
                 reverse=True,
             )
-            d_X = d_x_ta.stack()
+            d_X = [a.stack() for a in d_x_arrays]
             # The recurrent pre-activations' gradient equals the input ones'
             # for z and r; the candidate's is `d_X_n * r`.
-            units = tf.shape(h0)[-1]
-            d_X_zr, d_R_n = d_X[..., : 2 * units], d_X[..., 2 * units :] * R
+            d_R = [d_X[0], d_X[1], d_X[2] * R]
+            d_kernel = _per_gate_weight_gradients(x_tm, d_X)
             H_in = _recurrent_inputs(H_prev, drop)
-            d_kernel, d_recurrent_zr, d_x = _weight_gradients(
-                x_tm, H_in, kernel, d_X, d_X_zr
+            d_recurrent = _per_gate_weight_gradients(H_in, d_R)
+            d_x = _input_gradient(d_X, kernels, x_tm)
+            d_input_bias = [_sum_over_steps(d) for d in d_X]
+            d_recurrent_bias = [*d_input_bias[:2], _sum_over_steps(d_R[2])]
+            d_bias = tf.stack(
+                [tf.concat(d_input_bias, axis=0), tf.concat(d_recurrent_bias, axis=0)]
             )
-            d_recurrent_n = tf.matmul(_flat(H_in), _flat(d_R_n), transpose_a=True)
-            d_recurrent = tf.concat([d_recurrent_zr, d_recurrent_n], axis=-1)
-            d_input_bias = _sum_over_steps(d_X)
-            d_recurrent_bias = tf.concat(
-                [d_input_bias[: 2 * units], _sum_over_steps(d_R_n)], axis=0
-            )
-            return (
-                d_x,
-                d_h0,
-                d_kernel,
-                d_recurrent,
-                tf.stack([d_input_bias, d_recurrent_bias]),
-            )
+            return d_x, d_h0, d_kernel, d_recurrent, d_bias
 
         return (H, h_T), gradient
 
