@@ -255,6 +255,8 @@ def main(argv=None):
         f"{tf.__version__}, Keras {keras.__version__}"
     )
     names = args.paths.split(",")
+    policy = training.distribute.precision_policy(args.mixed_precision)
+    keras.mixed_precision.set_dtype_policy(policy)  # before any model is built
     with tempfile.TemporaryDirectory() as folder:
         pairs, tokenizer = pairs_and_tokenizer(args, folder)
         # Every path's batches are made (and cached) before any training.

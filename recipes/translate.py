@@ -128,21 +128,18 @@ def main(argv=None):
         os.path.join(config.output_dir, "spm"),
         config.vocab_size or (8000 if config.train_src or config.dataset else 100),
     )
-    boundaries = data.even_boundaries(config.max_length, config.bucket_width)
-    batches = dict(pad_to_boundary=config.jit_compile, name="train pairs")
-    train, train_filter = data.translation.translation_batches(
-        train_pairs,
-        tokenizer,
-        boundaries,
+    batching = (
+        data.even_boundaries(config.max_length, config.bucket_width),
         config.tokens_per_batch,
-        shuffle_buffer=50_000,
-        seed=config.seed,
-        **batches,
     )
-    batches["name"] = "valid pairs"
+    train, train_filter = data.translation.translation_batches(
+        train_pairs, tokenizer, *batching, shuffle_buffer=50_000, seed=config.seed,
+        pad_to_boundary=config.jit_compile, name="train pairs",
+    )  # fmt: skip
     valid, valid_filter = data.translation.translation_batches(
-        valid_pairs, tokenizer, boundaries, config.tokens_per_batch, **batches
-    )
+        valid_pairs, tokenizer, *batching, pad_to_boundary=config.jit_compile,
+        name="valid pairs",
+    )  # fmt: skip
 
     if config.tie_embeddings is None:  # tie them when the sizes allow, and say so
         config.tie_embeddings = config.embedding_size == config.units
