@@ -136,6 +136,9 @@ class _Decoder:
             setattr(self, name, value)
         self.lstm = self.cell_type == "lstm"
         self.per_layer = 2 if self.lstm else 1
+        # Activations a step saves per cell: LSTM tanh(c), i, f, g, o; GRU
+        # z, r, n and the candidate's recurrent part.
+        self.saved_per_cell = 5 if self.lstm else 4
         self.num_layers = len(self.layers)
         self.input_biases, self.recurrent_biases = [], []
         for _, _, bias in self.layers:
@@ -254,8 +257,9 @@ class _Decoder:
         return list(result[:count]), result[count], [a.stack() for a in result[-1]]
 
     def saved_count(self):
-        per_cell = 5 if self.lstm else 4
-        return per_cell * self.num_layers + (self.attention == "bahdanau") + 3
+        return (
+            self.saved_per_cell * self.num_layers + (self.attention == "bahdanau") + 3
+        )
 
     def backward(self, e_tm, states0, feed0, stacked, d_outputs, d_states, d_feed):
         """The reverse loop, then every weight gradient as one matmul.
@@ -267,7 +271,7 @@ class _Decoder:
         count = len(states0)
         outputs, states_tm = stacked[0], stacked[1 : 1 + count]
         saved_tm = stacked[1 + count :]
-        per_cell = 5 if self.lstm else 4
+        per_cell = self.saved_per_cell
         cell_saved = [
             saved_tm[per_cell * i : per_cell * (i + 1)] for i in range(self.num_layers)
         ]
