@@ -329,6 +329,20 @@ def lstm_sequence(
     return _time_major(H), h_T, c_T
 
 
+def _gru_biases(bias):
+    """Keras's `[2, 3 * units]` GRU bias as (input, recurrent) for the loop.
+
+    The update and reset gates add both biases to the input projection; the
+    candidate's recurrent bias stays inside `r * (h W_hn + b_hn)`.
+    """
+    b_z, b_r, b_n = tf.split(bias[1], 3)
+    zeros = tf.zeros_like(b_n)
+    return (
+        bias[0] + tf.concat([b_z, b_r, zeros], axis=0),
+        tf.concat([zeros, zeros, b_n], axis=0),
+    )
+
+
 def _gru_forward(x_tm, h0, mask_tm, kernels, recurrent_kernel, bias, drop, keep):
     """The GRU's forward loop over time-major inputs.
 
@@ -339,13 +353,9 @@ def _gru_forward(x_tm, h0, mask_tm, kernels, recurrent_kernel, bias, drop, keep)
     recurrent part `h W_hn + b_hn`).
     """
     time_steps = tf.shape(x_tm)[0]
-    # The update and reset gates add both biases to their projections; the
-    # candidate's recurrent bias sits inside `r * (h W_hn + b_hn)`.
-    b_z, b_r, b_n = tf.split(bias[1], 3)
-    input_biases = tf.split(bias[0], 3)
-    input_biases = [input_biases[0] + b_z, input_biases[1] + b_r, input_biases[2]]
+    input_bias, recurrent_bias = _gru_biases(bias)
+    input_biases = tf.split(input_bias, 3)
     projections = _gate_projections(x_tm, kernels)
-    recurrent_bias = tf.concat([tf.zeros_like(b_z), tf.zeros_like(b_r), b_n], axis=0)
 
     def forward(t, carry):
         h, *saved = carry

@@ -46,6 +46,7 @@ import tensorflow as tf
 from seq2seq.layers.fused import (
     _arrays,
     _flat,
+    _gru_biases,
     _loop,
     _previous_states,
     _sum_over_steps,
@@ -108,20 +109,6 @@ def _gru_step_gradient(d_h, d_states_next, previous, saved, recurrent_t):
     # The candidate's recurrent pre-activation is `r * (h W_hn + b_hn)`.
     d_recurrent = tf.concat([d_a_z, d_a_r, d_a_n * r], axis=-1)
     return d_x, d_recurrent, [d_h * z + tf.matmul(d_recurrent, recurrent_t)]
-
-
-def _gru_biases(bias):
-    """Keras's `[2, 3 * units]` GRU bias as (input, recurrent) for the loop.
-
-    The update and reset gates add both biases to the input projection; the
-    candidate's recurrent bias stays inside `r * (h W_hn + b_hn)`.
-    """
-    b_z, b_r, b_n = tf.split(bias[1], 3)
-    zeros = tf.zeros_like(b_n)
-    return (
-        bias[0] + tf.concat([b_z, b_r, zeros], axis=0),
-        tf.concat([zeros, zeros, b_n], axis=0),
-    )
 
 
 class _Decoder:

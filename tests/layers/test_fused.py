@@ -1,8 +1,5 @@
 """The fused BPTT path equals the generic loop, values and gradients."""
 
-import json
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -13,6 +10,7 @@ import tensorflow as tf
 from seq2seq import layers
 from seq2seq.layers import fused
 from tests.layers.helpers import ragged_batch
+from tests.subprocess_script import run_json_script
 
 ATOL = 1e-5
 FUSED_LAYERS = {"lstm": layers.LSTM, "gru": layers.GRU}
@@ -448,12 +446,6 @@ MIRRORED_SCRIPT = textwrap.dedent(
 
 def test_fused_layers_train_under_mirrored_strategy_on_two_cpus(tmp_path):
     """Fused on two logical CPU replicas gives the generic one-device curve."""
-    script = tmp_path / "mirrored.py"
-    script.write_text(MIRRORED_SCRIPT)
-    completed = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=300
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    result = run_json_script(tmp_path, MIRRORED_SCRIPT)
     assert result["replicas"] == 2
     np.testing.assert_allclose(result["mirrored"], result["single"], rtol=1e-4)

@@ -1,8 +1,5 @@
 """The fused attention decoder equals the generic loop over its cell."""
 
-import json
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -12,6 +9,7 @@ import tensorflow as tf
 
 from seq2seq.models import EncoderDecoder
 from seq2seq.models.decoder import AttentionDecoder, AttentionDecoderCell
+from tests.subprocess_script import run_json_script
 
 SOURCE = np.array([[3, 4, 5, 6, 0], [7, 8, 0, 0, 0], [1, 2, 3, 4, 5]], np.int32)
 # Ragged targets, one of length 1 and one filling the whole width.
@@ -184,13 +182,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
 
 def test_fused_decoder_trains_under_mirrored_strategy_on_two_cpus(tmp_path):
     """On two logical CPU replicas the fused decoder gives the generic curve."""
-    script = tmp_path / "mirrored.py"
-    script.write_text(MIRRORED_SCRIPT)
-    completed = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=300
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    result = run_json_script(tmp_path, MIRRORED_SCRIPT)
     assert result["replicas"] == 2
     assert result["generic"][-1] < result["generic"][0]  # it trains
     np.testing.assert_allclose(result["fused"], result["generic"], rtol=1e-5)
