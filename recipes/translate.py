@@ -84,6 +84,7 @@ class Config(training.TrainingConfig):
     warmup_steps: int = option(100, "linear warm-up steps before inverse-sqrt decay")
     beam_size: int = option(4, "beam of test decoding and the export (1: greedy)")
     length_penalty: float = option(0.6, "GNMT length-penalty alpha")
+    valid_bleu: bool = option(False, "validation BLEU (that beam) after every epoch")
     output_dir: str = option("runs/translate", "checkpoints, logs, tokenizer, output")
     export_dir: str | None = option(None, "SavedModel (default: OUTPUT_DIR/export)")
     examples: str = option("", "sentences to translate with the export, separated by |")
@@ -166,20 +167,20 @@ def main(argv=None):
         )
     trainer = training.Trainer(model, optimizer, config, strategy)
 
-    trainer.fit(train, valid)
+    length, alpha = config.max_length, config.length_penalty
+    decoding = dict(beam_size=config.beam_size, max_length=length)
+    decoding.update(max_source_length=length, length_penalty_alpha=alpha)
+    bleu = evaluation.translation_evaluator(tokenizer, valid_pairs, **decoding)
+    trainer.fit(train, valid, [training.EvaluationCallback(bleu)] * config.valid_bleu)
     print(train_filter.report(), valid_filter.report(), sep="\n")
     if not trainer.chief:  # other workers of a cluster leave the rest to it
         return None
     model = trainer.local_model()  # evaluation and export outside the strategy
 
-    decoding = dict(beam_size=config.beam_size, max_length=config.max_length)
-    decoding["length_penalty_alpha"] = config.length_penalty
-    hypotheses, references = evaluation.translate_all(
-        model, tokenizer, test_pairs, max_source_length=config.max_length, **decoding
-    )
-    scores = evaluation.translation_scores(hypotheses, references)
+    hyps, refs = evaluation.translate_all(model, tokenizer, test_pairs, **decoding)
+    scores = evaluation.translation_scores(hyps, refs)
     scores["train_seconds"] = round(trainer.fit_seconds, 1)
-    evaluation.write_results(config.output_dir, scores, {"test.hyp": hypotheses})
+    evaluation.write_results(config.output_dir, scores, {"test.hyp": hyps})
     print(f"test BLEU {scores['bleu']:.2f}  ({scores['bleu_signature']})")
     print(f"test chrF {scores['chrf']:.2f}  ({scores['chrf_signature']})")
     print(f"test exact match {scores['exact_match']:.3f}")

@@ -40,6 +40,32 @@ def translate_all(model, tokenizer, pairs, batch_size=128, **options):
     return hypotheses, references
 
 
+def translation_evaluator(tokenizer, pairs, **options):
+    """`model -> scores` of `pairs`, for `training.EvaluationCallback`.
+
+    Decodes every pair as `translate_all` does (the export's beam search)
+    and returns `translation_scores` without the signatures, plus a
+    one-line `report`, so that each epoch logs `val_bleu`, `val_chrf` and
+    `val_exact_match`, and early stopping can follow BLEU.
+
+    Args:
+        tokenizer: The model's `SentencePieceTokenizer`.
+        pairs: A dataset of `(source, target)` strings, e.g. validation.
+        **options: `translate_all`'s decoding options.
+    """
+
+    def evaluate(model):
+        scores = translation_scores(*translate_all(model, tokenizer, pairs, **options))
+        scores = {k: v for k, v in scores.items() if not k.endswith("_signature")}
+        scores["report"] = (
+            f"BLEU {scores['bleu']:.2f}, chrF {scores['chrf']:.2f}, "
+            f"exact match {scores['exact_match']:.3f}"
+        )
+        return scores
+
+    return evaluate
+
+
 def write_results(folder, scores, texts=None) -> None:
     """Writes `scores` to `folder/scores.json`, and text files of lines.
 

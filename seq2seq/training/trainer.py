@@ -559,6 +559,11 @@ class Trainer:
                 scores = self.evaluate(validation)
                 logs.update({f"val_{k}": v for k, v in scores.items()})
             callback_list.on_epoch_end(epoch, logs)
+            if self.chief:  # wall time with validation and callbacks, not in logs
+                print(
+                    f"epoch {epoch + 1} done, {time.perf_counter() - started:.0f} s "
+                    "into this training run"
+                )
             logs = {**logs, **epoch_logs.logs}
             for name, value in logs.items():
                 if isinstance(value, (int, float, np.floating)):
