@@ -50,7 +50,6 @@ import tensorflow as tf
 
 from seq2seq import data, training
 from seq2seq.models import EncoderDecoder, SequenceModel
-from seq2seq.models.losses import token_cross_entropy
 from seq2seq.text.sentencepiece_trainer import sentencepiece_tokenizer
 
 OLD_BOUNDARIES = (16, 32, 64, 128)
@@ -192,9 +191,12 @@ def component_times(model, batches, jit_compile, warmup):
                 loss = model.compute_loss(y=target_out, y_pred=logits)
             else:
                 valid = tf.not_equal(target_out, 0)
-                logits = model.logits(tf.boolean_mask(outputs, valid))
-                labels = tf.boolean_mask(target_out, valid)
-                loss = tf.reduce_mean(token_cross_entropy(labels, logits, 0.1))
+                loss = tf.reduce_mean(
+                    model.token_losses(
+                        tf.boolean_mask(outputs, valid),
+                        tf.boolean_mask(target_out, valid),
+                    )
+                )
         return tape.gradient(loss, projection_variables)
 
     encoder = median_seconds(lambda b: encoder_step(b[0][0]), batches, warmup)

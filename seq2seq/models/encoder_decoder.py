@@ -9,7 +9,7 @@ from seq2seq import decoding, validation
 from seq2seq.models.base import SequenceModel
 from seq2seq.models.decoder import AttentionDecoder, AttentionDecoderCell, Bridge
 from seq2seq.models.encoder import RecurrentEncoder
-from seq2seq.models.losses import sequence_cross_entropy, token_cross_entropy
+from seq2seq.models.losses import projected_cross_entropy, sequence_cross_entropy
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -189,6 +189,22 @@ class EncoderDecoder(SequenceModel):
             )
         return outputs
 
+    def token_losses(self, attentional, labels):
+        """Losses of `[tokens, units]` attentional states and `[tokens]` labels."""
+        if self.output_projection is not None:
+            weights = tf.transpose(self.output_projection.kernel)
+            bias = self.output_projection.bias
+        else:
+            weights, bias = self.target_embedding.embeddings, self.output_bias
+        dtype = attentional.dtype
+        return projected_cross_entropy(
+            labels,
+            attentional,
+            tf.cast(weights, dtype),
+            tf.cast(bias, dtype),
+            self.label_smoothing,
+        )
+
     def call(self, inputs, training=False):
         return self.logits(self.decoder_outputs(inputs, training))
 
@@ -201,14 +217,13 @@ class EncoderDecoder(SequenceModel):
         The attentional states of the non-padding target positions are
         gathered into one `[tokens, units]` matrix before the output
         projection, so the vocabulary-sized matmul and softmax skip the
-        padding. The value equals `task_loss` on the full logits (a test
-        holds them equal).
+        padding, and the projection and loss run as one function with a
+        hand-written gradient (`losses.projected_cross_entropy`). The value
+        equals `task_loss` on the full logits (a test holds them equal).
         """
         valid = tf.not_equal(y, 0)
         outputs = tf.boolean_mask(self.decoder_outputs(x, training), valid)
-        losses = token_cross_entropy(
-            tf.boolean_mask(y, valid), self.logits(outputs), self.label_smoothing
-        )
+        losses = self.token_losses(outputs, tf.boolean_mask(y, valid))
         count = tf.cast(tf.size(losses), losses.dtype)
         return tf.math.divide_no_nan(tf.reduce_sum(losses), count)
 

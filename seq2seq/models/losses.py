@@ -57,6 +57,93 @@ def _smoothed_cross_entropy(logits, labels, epsilon):
     return forward(logits)
 
 
+def projected_cross_entropy(labels, inputs, weights, bias, label_smoothing=0.0):
+    """`token_cross_entropy(labels, inputs @ weights^T + bias)`, in one piece.
+
+    The output projection and the loss as one function with one hand-written
+    gradient, so that no pass over the `[tokens, V]` logits is spent on the
+    backward pass beyond its two matmuls: with `p = softmax(z)` and `s` the
+    incoming gradient of each token's loss,
+
+        d inputs  = s * (p W) - (1 - ε) s * W[y] - ε s * mean_v(W_v)
+        d weights = p^T (s * inputs) - (1 - ε) sum over tokens of label v of
+                    s * inputs, - (ε / V) sum_n s_n inputs_n on every row
+        d bias    = p^T s - (1 - ε) sum over tokens of label v of s - ε/V sum s
+
+    (the label and uniform parts of `softmax - target` are low-rank, so they
+    are added to the products instead of to `p`, and the bias gradient is
+    a matrix-vector product, not a column sum of `p`). The forward pass is
+    the matmul, one softmax kernel and two row maxima: `logsumexp(z) =
+    max(z) - log(max(p))`, since the largest logit has the largest
+    probability, which is at least 1/V and so never underflows. A test holds
+    the values and all three gradients to autodiff through
+    `token_cross_entropy`.
+
+    Args:
+        labels: `[n]` int class ids.
+        inputs: `[n, d]` states of the tokens.
+        weights: `[V, d]`, a row per class (a tied embedding matrix, or a
+            `Dense` kernel transposed).
+        bias: `[V]`.
+        label_smoothing: ε, as in `token_cross_entropy`.
+
+    Returns:
+        `[n]` float32 losses.
+    """
+    labels = tf.cast(labels, tf.int32)
+    epsilon = label_smoothing
+
+    @tf.custom_gradient
+    def forward(inputs, weights, bias):
+        logits = tf.cast(
+            tf.nn.bias_add(tf.matmul(inputs, weights, transpose_b=True), bias),
+            tf.float32,
+        )
+        probs = tf.nn.softmax(logits)
+        log_normalizer = tf.reduce_max(logits, -1) - tf.math.log(
+            tf.reduce_max(probs, -1)
+        )
+        losses = (
+            log_normalizer
+            - (1.0 - epsilon) * tf.gather(logits, labels[:, None], batch_dims=1)[:, 0]
+        )
+        weights32, inputs32 = tf.cast(weights, tf.float32), tf.cast(inputs, tf.float32)
+        mean_weights = tf.reduce_mean(weights32, axis=0)
+        if epsilon:
+            mean_logits = tf.linalg.matvec(inputs32, mean_weights) + tf.reduce_mean(
+                tf.cast(bias, tf.float32)
+            )
+            losses -= epsilon * mean_logits
+
+        def gradient(upstream):
+            scale = upstream[:, None]
+            scaled_inputs = scale * inputs32
+            label_share = (1.0 - epsilon) * upstream
+            d_inputs = scale * tf.matmul(probs, weights32)
+            d_inputs -= label_share[:, None] * tf.gather(weights32, labels)
+            d_weights = tf.matmul(probs, scaled_inputs, transpose_a=True)
+            classes = tf.shape(weights)[0]
+            d_weights -= tf.math.unsorted_segment_sum(
+                (1.0 - epsilon) * scaled_inputs, labels, classes
+            )
+            d_bias = tf.linalg.matvec(probs, upstream, transpose_a=True)
+            d_bias -= tf.math.unsorted_segment_sum(label_share, labels, classes)
+            if epsilon:
+                size = tf.cast(classes, tf.float32)
+                d_inputs -= epsilon * scale * mean_weights
+                d_weights -= (epsilon / size) * tf.reduce_sum(scaled_inputs, 0)
+                d_bias -= (epsilon / size) * tf.reduce_sum(upstream)
+            return (
+                tf.cast(d_inputs, inputs.dtype),
+                tf.cast(d_weights, weights.dtype),
+                tf.cast(d_bias, bias.dtype),
+            )
+
+        return losses, gradient
+
+    return forward(inputs, weights, bias)
+
+
 def sequence_cross_entropy(labels, logits, label_smoothing=0.0, pad_id=0):
     """Mean token cross-entropy over the non-padding labels.
 

@@ -127,10 +127,17 @@ def test_config_round_trip_and_weights():
     np.testing.assert_allclose(rebuilt((SOURCE, TARGET_IN)), expected, atol=1e-6)
 
 
-def test_training_loss_projects_only_tokens_and_equals_compute_loss():
+@pytest.mark.parametrize("tie", [True, False])
+def test_training_loss_projects_only_tokens_and_equals_compute_loss(tie):
     """Logits only at non-padding positions: the same loss and gradients."""
     model = EncoderDecoder(
-        20, 20, embedding_size=8, units=8, label_smoothing=0.1, decoder_layers=2
+        20,
+        20,
+        embedding_size=8,
+        units=8,
+        label_smoothing=0.1,
+        decoder_layers=2,
+        tie_embeddings=tie,
     )
     target_out = np.array([[4, 5, 3, 0, 0], [7, 3, 0, 0, 0], [9, 8, 7, 6, 3]])
     model((SOURCE, TARGET_IN))

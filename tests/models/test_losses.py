@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from seq2seq.models.losses import token_cross_entropy
+from seq2seq.models.losses import projected_cross_entropy, token_cross_entropy
 
 
 def _autodiff_reference(labels, logits, epsilon):
@@ -45,3 +45,32 @@ def test_bfloat16_logits_give_a_float32_loss_and_a_bfloat16_gradient(rng):
     assert losses.dtype == tf.float32 and gradient.dtype == tf.bfloat16
     expected = _autodiff_reference(labels, tf.cast(logits, tf.float32), 0.1)
     np.testing.assert_allclose(losses.numpy(), expected.numpy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("epsilon", [0.0, 0.1])
+@pytest.mark.parametrize("tokens", [9, 0])
+def test_projected_cross_entropy_equals_projection_then_loss(rng, epsilon, tokens):
+    vocabulary, size = 13, 5
+    inputs = tf.constant(rng.normal(scale=3.0, size=(tokens, size)), tf.float32)
+    weights = tf.constant(rng.normal(size=(vocabulary, size)), tf.float32)
+    bias = tf.constant(rng.normal(size=vocabulary), tf.float32)
+    # Repeated labels: their gradient rows must add up.
+    labels = tf.constant(rng.integers(0, 4, size=tokens), tf.int32)
+    upstream = tf.constant(rng.uniform(0.5, 2.0, size=tokens), tf.float32)
+
+    def reference(labels, inputs, weights, bias, epsilon):
+        logits = tf.matmul(inputs, weights, transpose_b=True) + bias
+        return _autodiff_reference(labels, logits, epsilon)
+
+    results = []
+    for function in (projected_cross_entropy, reference):
+        with tf.GradientTape() as tape:
+            tape.watch([inputs, weights, bias])
+            losses = function(labels, inputs, weights, bias, epsilon)
+            total = tf.reduce_sum(losses * upstream)
+        gradients = tape.gradient(total, [inputs, weights, bias])
+        results.append([losses.numpy(), *[g.numpy() for g in gradients]])
+    names = ["loss", "inputs", "weights", "bias"]
+    for got, expected, name in zip(*results, names, strict=True):
+        assert got.shape == expected.shape, name
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5, err_msg=name)
