@@ -378,10 +378,9 @@ def warm_up(loaded):
         loaded.warm_up()
         loaded.signatures["serving_default"](text=tf.constant([""]))
 
-    so that the first real request is as fast as the hundredth.
-
-    >>> warm_up(tf.saved_model.load(path))  # doctest: +SKIP
-    {'requests': 20, 'checksum': ...}
+    so that the first real request is as fast as the hundredth. Here,
+    `warm_up(tf.saved_model.load(path))` gives `{'requests': 20, 'checksum':
+    ...}` for a translator export.
 
     Returns:
         The `warm_up` signature's outputs as Python numbers.
