@@ -7,14 +7,89 @@ and runs through `saved_model_cli run`. It never needs this package.
 
 from __future__ import annotations
 
+import os
+
 import keras
 import tensorflow as tf
 
 from seq2seq.text.normalize import clean_text
 
-# Source lengths are rounded up to a multiple of this, so the jit-compiled
-# decoder sees a few shapes rather than one per request.
+# Source lengths are rounded up to a multiple of this, so a model call sees a
+# few shapes rather than one per request.
 LENGTH_BUCKET = 16
+
+# The batch sizes a compiled translator runs at: a batch is padded up to the
+# next one, and a larger batch runs in chunks of the largest.
+BATCH_SIZES = (1, 2, 4, 8)
+
+# Where TensorFlow Serving looks for warm-up requests in a SavedModel.
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+
+
+def length_buckets(max_length, smallest=LENGTH_BUCKET):
+    """The padded source lengths: `smallest` doubling up to `max_length`.
+
+    >>> length_buckets(256), length_buckets(127), length_buckets(10)
+    ((16, 32, 64, 128, 256), (16, 32, 64, 127), (10,))
+    """
+    if max_length < 1:
+        raise ValueError(f"max_length must be >= 1. Received: {max_length}")
+    buckets = []
+    size = smallest
+    while size < max_length:
+        buckets.append(size)
+        size *= 2
+    return (*buckets, max_length)
+
+
+def _round_up(value, sizes):
+    """In the graph: the smallest of `sizes` (ascending) that is >= `value`."""
+    sizes = tf.constant(sizes, tf.int32)
+    index = tf.searchsorted(sizes, tf.reshape(value, [1]), side="left")[0]
+    return tf.gather(sizes, tf.minimum(index, tf.size(sizes) - 1))
+
+
+def run_in_buckets(fn, ids, batch_sizes, lengths, output_signature):
+    """`fn(ids)` computed on shapes from a fixed set, sliced back to `ids`.
+
+    The batch is padded with all-padding rows (id 0) up to the next of
+    `batch_sizes` (a larger batch runs in chunks of the largest, one after
+    another) and the time axis with 0 up to the next of `lengths`, so an
+    XLA-compiled `fn` compiles at most `len(batch_sizes) * len(lengths)`
+    programs, whatever the requests. `fn` must treat rows independently and
+    mask id 0 (as `EncoderDecoder.translate` and `TextClassifier` do); an
+    empty batch still runs one padded chunk, so `fn` never sees 0 rows.
+
+    Args:
+        fn: `[rows, time]` int32 -> a nest of `[rows, ...]` tensors.
+        ids: `[batch, time]` int32, `time <= lengths[-1]`.
+        batch_sizes: Ascending Python ints, or None to keep the batch's
+            own size (then the compiled shapes are bounded per batch size).
+        lengths: Ascending Python ints.
+        output_signature: `fn`'s output nest of `tf.TensorSpec`s, without
+            the row dimension's size.
+
+    Returns:
+        `fn`'s nest, each tensor cut to the first `batch` rows.
+    """
+    batch = tf.shape(ids)[0]
+    if batch_sizes is None:
+        chunk = tf.maximum(batch, 1)
+    else:
+        chunk = _round_up(batch, batch_sizes)
+    chunks = tf.maximum((batch + chunk - 1) // chunk, 1)
+    width = _round_up(tf.shape(ids)[1], lengths)
+    padded = tf.pad(ids, [[0, chunks * chunk - batch], [0, width - tf.shape(ids)[1]]])
+    padded = tf.reshape(padded, [chunks, chunk, width])
+    # One chunk after another (parallel_iterations=1): a chunk's program
+    # already uses the cores it is given.
+    outputs = tf.map_fn(
+        fn, padded, fn_output_signature=output_signature, parallel_iterations=1
+    )
+    return tf.nest.map_structure(
+        lambda t: tf.reshape(t, tf.concat([[-1], tf.shape(t)[2:]], 0))[:batch],
+        outputs,
+    )
 
 
 def source_ids(tokenizer, text, max_source_length):
@@ -44,6 +119,20 @@ def strip_to_ragged(ids, lengths, eos_id):
 class Translator(tf.Module):
     """Strings in, translations out: the module a translation export saves.
 
+    With `jit_compile` (the default), the beam search is compiled with XLA,
+    and compiled for a fixed set of shapes only: each request's source ids
+    are padded to the next of `length_buckets(max_source_length)` pieces and
+    its batch to the next of `batch_sizes` (larger batches run in chunks of
+    the largest), then the results are cut back (`run_in_buckets`). So the
+    export compiles at most `len(batch_sizes) * len(length_buckets(...))`
+    programs (`num_programs`): 20 for an export (`BATCH_SIZES` by lengths
+    16, 32, 64, 128, 256), and `warmup_batches()` are requests that compile
+    every one of them. Padding changes no output: padded rows and source
+    positions are masked.
+
+    Without `jit_compile`, the search runs as a plain TensorFlow graph on the
+    request's own shape and compiles nothing.
+
     Args:
         model: An `EncoderDecoder`.
         tokenizer: The `SentencePieceTokenizer` of both sides (one shared
@@ -52,8 +141,11 @@ class Translator(tf.Module):
             Decoding options, fixed at export.
         max_source_length: Pieces read from each source (longer ones are
             truncated and flagged in `source_truncated`).
-        jit_compile: Compile the decoder with XLA (source lengths are
-            rounded up to multiples of 16 to bound recompilation).
+        jit_compile: Compile the decoder with XLA, at bounded shapes.
+        batch_sizes: The batch sizes compiled (ascending); `export_translator`
+            uses `BATCH_SIZES`. None (the default) pads only the source
+            length: for decoding large fixed batches offline, as
+            `evaluation.translate_all` does.
     """
 
     def __init__(
@@ -66,6 +158,7 @@ class Translator(tf.Module):
         max_length_ratio=2.0,
         max_source_length=256,
         jit_compile=True,
+        batch_sizes=None,
     ):
         super().__init__()
         self.model = model
@@ -78,20 +171,58 @@ class Translator(tf.Module):
             "max_length_ratio": max_length_ratio,
         }
         self.max_source_length = max_source_length
+        self.max_length = max_length
+        self.jit_compile = jit_compile
+        self.batch_sizes = None if batch_sizes is None else tuple(sorted(batch_sizes))
+        if self.batch_sizes is not None and (
+            not self.batch_sizes or self.batch_sizes[0] < 1
+        ):
+            raise ValueError(
+                f"batch_sizes must be positive ints. Received: {batch_sizes!r}"
+            )
+        self.source_lengths = length_buckets(max_source_length)
 
         def decode(ids):
             return model.translate(ids, self.bos_id, self.eos_id, **options)
 
+        # One signature, so every caller (serving_default, warm_up) shares
+        # one function and XLA's cache of its compiled shapes.
         self._decode = tf.function(
             decode,
             jit_compile=jit_compile,
-            reduce_retracing=True,
+            input_signature=[tf.TensorSpec([None, None], tf.int32)],
         )
+
+    @property
+    def num_programs(self):
+        """The most XLA programs the translator compiles (0 without XLA).
+
+        None when `batch_sizes` is None: then it is per batch size seen.
+        """
+        if not self.jit_compile:
+            return 0
+        if self.batch_sizes is None:
+            return None
+        return len(self.batch_sizes) * len(self.source_lengths)
 
     def serve(self, text):
         """`text` `[batch]` -> translations, scores and truncation flags."""
         ids, truncated = source_ids(self.tokenizer, text, self.max_source_length)
-        decoded, lengths, scores = self._decode(ids)
+        if self.jit_compile:
+            signature = (
+                tf.TensorSpec([None, self.max_length], tf.int32),
+                tf.TensorSpec([None], tf.int32),
+                tf.TensorSpec([None], tf.float32),
+            )
+            decoded, lengths, scores = run_in_buckets(
+                self._decode,
+                ids[:, : self.max_source_length],
+                self.batch_sizes,
+                self.source_lengths,
+                signature,
+            )
+        else:
+            decoded, lengths, scores = self._decode(ids)
         tokens = strip_to_ragged(decoded, lengths, self.eos_id)
         return {
             "translations": self.tokenizer.detokenize(tokens),
@@ -99,24 +230,164 @@ class Translator(tf.Module):
             "source_truncated": truncated,
         }
 
+    def warmup_batches(self):
+        """Requests that reach every compiled shape: one per (batch, length).
 
-def _write_text_export(path, serve, *tracked):
+        Each is `batch_size` copies of a text whose pieces fall in one
+        length bucket (the last one longer than `max_source_length`, so it
+        is cut). Without XLA, two requests (batch 1 and the largest batch
+        size) that run the graph once.
+        """
+        texts = _texts_in_buckets(self.tokenizer, self.source_lengths)
+        batch_sizes = self.batch_sizes or BATCH_SIZES
+        if not self.jit_compile:
+            return [[texts[0]], [texts[-1]] * batch_sizes[-1]]
+        return [[text] * size for size in batch_sizes for text in texts]
+
+
+def _texts_in_buckets(tokenizer, lengths):
+    """One text per length bucket, its piece count in `(previous, bucket]`.
+
+    The texts repeat one word; the last one is longer than `lengths[-1]`
+    pieces, so serving cuts it to that bucket.
+    """
+
+    def pieces(count):
+        return int(tokenizer(tf.constant([" ".join(["a"] * count)])).row_lengths()[0])
+
+    per_word = max(pieces(2) - pieces(1), 1)
+    texts, previous = [], 0
+    for bucket in lengths[:-1]:
+        count = max(bucket // per_word, 1)
+        while count > 1 and pieces(count) > bucket:
+            count -= 1
+        if not previous < pieces(count) <= bucket:
+            raise ValueError(
+                f"no text of 'a's tokenizes to between {previous + 1} and {bucket} "
+                f"pieces with this tokenizer ({pieces(count)} pieces for {count})"
+            )
+        texts.append(" ".join(["a"] * count))
+        previous = bucket
+    texts.append(" ".join(["a"] * (lengths[-1] + 1)))
+    return texts
+
+
+def _checksum(outputs):
+    """A float that depends on every output (string lengths for strings)."""
+    total = tf.constant(0.0)
+    for value in tf.nest.flatten(outputs):
+        if value.dtype == tf.string:
+            value = tf.strings.length(value)
+        total += tf.reduce_sum(tf.cast(value, tf.float32))
+    return total
+
+
+# Warm-up of an export whose shapes compile nothing: a single text, then a
+# batch of the largest compiled size, so the graph has run once.
+DEFAULT_WARMUP = (("a",), ("a " * 20,) * BATCH_SIZES[-1])
+
+
+def _write_text_export(path, serve, *tracked, warmup_batches=DEFAULT_WARMUP):
     """Writes a SavedModel whose `serving_default` is `serve(text)`.
 
     Written with `keras.export.ExportArchive`, which tracks every variable
     of `tracked` explicitly, so TF1-style loaders (`saved_model_cli run`, TF
     Serving) restore them as well as `tf.saved_model.load` does.
+
+    The export also gets the warm-up: a `warm_up` signature, with no inputs,
+    that runs `serve` on each of `warmup_batches` in turn and returns
+    `requests` (their count) and `checksum` (a sum over every output, so no
+    request is pruned from the graph); and the same requests as TF
+    Serving's warm-up records (`write_warmup_requests`).
     """
+    warmup_batches = [list(batch) for batch in warmup_batches]
     archive = keras.export.ExportArchive()
     for layer in tracked:
         archive.track(layer)
-    archive.add_endpoint(
-        "serving_default",
-        serve,
-        input_signature=[tf.TensorSpec([None], tf.string, name="text")],
-    )
+    signature = [tf.TensorSpec([None], tf.string, name="text")]
+    # Traced once, and called by both endpoints.
+    serve = tf.function(serve, input_signature=signature)
+    archive.add_endpoint("serving_default", serve, input_signature=signature)
+
+    def warm_up():
+        checksum = tf.constant(0.0)
+        for batch in warmup_batches:
+            # One request after another, as a server's warm-up sends them.
+            with tf.control_dependencies([checksum]):
+                text = tf.identity(tf.constant(batch, tf.string))
+            checksum += _checksum(serve(text))
+        return {"requests": tf.constant(len(warmup_batches)), "checksum": checksum}
+
+    archive.add_endpoint("warm_up", warm_up, input_signature=[])
     archive.write_out(str(path), verbose=False)
+    write_warmup_requests(path, warmup_batches)
     return path
+
+
+def write_warmup_requests(path, batches, signature_name="serving_default"):
+    """Writes TF Serving's warm-up records into the SavedModel at `path`.
+
+    `path/assets.extra/tf_serving_warmup_requests` gets one `PredictionLog`
+    per batch (a `PredictRequest` of `text`, a `tf.string` vector), in
+    TFRecord format: TensorFlow Serving runs them when it loads the model,
+    before it answers. The protos come from `tensorflow-serving-api`.
+
+    Returns:
+        The file's path.
+    """
+    # Imported here: only writing an export needs TF Serving's protos.
+    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
+    file = os.path.join(os.fspath(path), WARMUP_FILE)
+    os.makedirs(os.path.dirname(file), exist_ok=True)
+    with tf.io.TFRecordWriter(file) as writer:
+        for batch in batches:
+            request = predict_pb2.PredictRequest(
+                model_spec=model_pb2.ModelSpec(signature_name=signature_name),
+                inputs={"text": tf.make_tensor_proto(list(batch), dtype=tf.string)},
+            )
+            log = prediction_log_pb2.PredictionLog(
+                predict_log=prediction_log_pb2.PredictLog(request=request)
+            )
+            writer.write(log.SerializeToString())
+    return file
+
+
+def read_warmup_requests(path) -> list[list[bytes]]:
+    """The `text` of each warm-up record of the SavedModel at `path`."""
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    batches = []
+    file = os.path.join(os.fspath(path), WARMUP_FILE)
+    for record in tf.data.TFRecordDataset(file).as_numpy_iterator():
+        log = prediction_log_pb2.PredictionLog.FromString(record)
+        text = log.predict_log.request.inputs["text"]
+        batches.append(tf.make_ndarray(text).tolist())
+    return batches
+
+
+def warm_up(loaded):
+    """Runs an export's warm-up requests, after `tf.saved_model.load`.
+
+    `loaded.warm_up()` runs the requests of TF Serving's warm-up records,
+    which compiles every shape the export compiles; one call of
+    `serving_default` then prepares that signature's own graph (its first
+    call costs a few hundred ms more than the next). In a Python without
+    this package, the same two lines:
+
+        loaded.warm_up()
+        loaded.signatures["serving_default"](text=tf.constant([""]))
+
+    so that the first real request is as fast as the hundredth. Here,
+    `warm_up(tf.saved_model.load(path))` gives `{'requests': 20, 'checksum':
+    ...}` for a translator export.
+
+    Returns:
+        The `warm_up` signature's outputs as Python numbers.
+    """
+    outputs = loaded.warm_up()
+    loaded.signatures["serving_default"](text=tf.constant([""]))
+    return {name: value.numpy().item() for name, value in outputs.items()}
 
 
 def export_translator(model, tokenizer, path, **options):
@@ -124,7 +395,17 @@ def export_translator(model, tokenizer, path, **options):
 
     Written with `keras.export.ExportArchive`, which tracks every variable
     explicitly, so TF1-style loaders (`saved_model_cli run`, TF Serving)
-    restore them as well as `tf.saved_model.load` does.
+    restore them as well as `tf.saved_model.load` does. The beam search is
+    compiled for a bounded set of shapes (see `Translator`), and the export
+    carries one warm-up request per shape: TF Serving's records in
+    `assets.extra/`, and the `warm_up` signature for `tf.saved_model.load`.
+
+    Args:
+        model: An `EncoderDecoder`.
+        tokenizer: Its `SentencePieceTokenizer`.
+        path: The SavedModel directory.
+        **options: `Translator` options (`beam_size`, `max_length`,
+            `max_source_length`, `jit_compile`, `batch_sizes`, ...).
 
     Returns:
         The path.
@@ -133,8 +414,15 @@ def export_translator(model, tokenizer, path, **options):
     # SavedModel initialises them for any loader, saved_model_cli's included.
     dummy = tf.ones([1, 1], tf.int32)
     model((dummy, dummy))
+    options.setdefault("batch_sizes", BATCH_SIZES)
     translator = Translator(model, tokenizer, **options)
-    return _write_text_export(path, translator.serve, model, tokenizer)
+    return _write_text_export(
+        path,
+        translator.serve,
+        model,
+        tokenizer,
+        warmup_batches=translator.warmup_batches(),
+    )
 
 
 class Tagger(tf.Module):
@@ -172,7 +460,9 @@ def export_tagger(model, features, tag_names, path):
     The signature takes `text` (`tf.string [None]`, sentences whose words
     are separated by whitespace) and returns `tags` (`tf.string [None,
     None]`, padded with "") and `lengths` (`int32 [None]`, words per
-    sentence). It loads with only `tensorflow` imported.
+    sentence). It loads with only `tensorflow` imported. Nothing is compiled
+    per shape; the `warm_up` signature and TF Serving's warm-up records run
+    the graph once (see `warm_up`).
 
     Returns:
         The path.
@@ -196,7 +486,9 @@ class Classifier(tf.Module):
         tokenizer: Its `SentencePieceTokenizer`.
         label_names: One name per class, in id order.
         max_length: Pieces read from each text.
-        jit_compile: Compile the model call with XLA.
+        jit_compile: Compile the model call with XLA, at the shapes of
+            `run_in_buckets` (`BATCH_SIZES` by `length_buckets(max_length)`).
+            Without it (the default) nothing is compiled per shape.
     """
 
     def __init__(
@@ -207,18 +499,31 @@ class Classifier(tf.Module):
         self.tokenizer = tokenizer
         self.label_names = tf.constant([str(name) for name in label_names])
         self.max_length = int(max_length)
+        self.jit_compile = jit_compile
+        self.lengths = length_buckets(self.max_length)
 
         def probabilities(ids):
             return tf.nn.softmax(tf.cast(model(ids, training=False), tf.float32))
 
         self._probabilities = tf.function(
-            probabilities, jit_compile=jit_compile, reduce_retracing=True
+            probabilities,
+            jit_compile=jit_compile,
+            input_signature=[tf.TensorSpec([None, None], tf.int32)],
         )
 
     def serve(self, text):
         """`text` `[batch]` -> probabilities, label names and truncation flags."""
         ids, truncated = source_ids(self.tokenizer, clean_text(text), self.max_length)
-        probabilities = self._probabilities(ids)
+        if self.jit_compile:  # at bounded shapes, as the translator
+            probabilities = run_in_buckets(
+                self._probabilities,
+                ids[:, : self.max_length],
+                BATCH_SIZES,
+                self.lengths,
+                tf.TensorSpec([None, None], tf.float32),
+            )
+        else:
+            probabilities = self._probabilities(ids)
         return {
             "probabilities": probabilities,
             "labels": tf.gather(self.label_names, tf.argmax(probabilities, axis=-1)),
@@ -234,7 +539,8 @@ def export_classifier(model, tokenizer, path, label_names, max_length=512, **opt
     [None]`, the most probable label's name) and `truncated` (`bool [None]`,
     True where the text was longer than `max_length` pieces and only its
     beginning was read). Like `export_translator`, it loads with only
-    `tensorflow` and `tensorflow_text` imported.
+    `tensorflow` and `tensorflow_text` imported, and carries its warm-up
+    (the `warm_up` signature, TF Serving's records: see `warm_up`).
 
     Args:
         model: A `TextClassifier`.
@@ -254,7 +560,13 @@ def export_classifier(model, tokenizer, path, label_names, max_length=512, **opt
         )
     model(tf.ones([1, 1], tf.int32))  # create the variables eagerly
     classifier = Classifier(model, tokenizer, label_names, max_length, **options)
-    return _write_text_export(path, classifier.serve, model, tokenizer)
+    warmup = DEFAULT_WARMUP
+    if classifier.jit_compile:
+        texts = _texts_in_buckets(tokenizer, classifier.lengths)
+        warmup = [[text] * size for size in BATCH_SIZES for text in texts]
+    return _write_text_export(
+        path, classifier.serve, model, tokenizer, warmup_batches=warmup
+    )
 
 
 def _describe(text, outputs, row):
