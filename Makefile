@@ -22,7 +22,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2  # the two cores: pytest-xdist
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
