@@ -67,7 +67,7 @@ class Config(training.TrainingConfig):
     max_word_length: int = option(24, "characters read per word for its features")
     units: int = option(200, "units of each sentence RNN layer per direction")
     num_layers: int = option(1, "stacked bidirectional layers")
-    cell_type: str = option("lstm", "lstm, gru or simple_rnn")
+    cell_type: str = option("lstm", "lstm, gru, simple_rnn or one --import registers")
     head: str = option("crf", "crf or softmax")
     constrain: bool = option(True, "forbid invalid tag transitions in the CRF")
     dropout: float = option(0.5, "dropout on word vectors and RNN outputs")

@@ -67,7 +67,7 @@ class Config(training.TrainingConfig):
     units: int = option(128, "units per RNN layer (per direction in the encoder)")
     encoder_layers: int = option(1, "encoder depth")
     decoder_layers: int = option(1, "decoder depth")
-    cell_type: str = option("gru", "lstm, gru or simple_rnn")
+    cell_type: str = option("gru", "lstm, gru, simple_rnn or one --import registers")
     attention: str = option("bahdanau", "bahdanau, luong_dot or luong_general")
     dropout: float = option(0.2, "dropout rate")
     tie_embeddings: bool | None = option(
