@@ -92,15 +92,10 @@ def load_splits(config):
         hf = config.dataset_config, config.tokens_column, config.tags_column
         return tuple(
             data.conll_from_hf(config.dataset, split, *hf, scheme, convert_to=convert)
-            for split in ("train", "validation", "test")
+            for split in data.builtin.HUB_SPLITS
         )
     else:  # the built-in corpus, written out as CoNLL files that can be inspected
-        files = data.builtin.write_ner_corpus(
-            os.path.join(config.output_dir, "data"),
-            config.synthetic_examples,
-            config.synthetic_eval_examples,
-            config.seed,
-        )
+        files = data.builtin.write_for(data.builtin.write_ner_corpus, config)
         scheme = "iob2"
     return tuple(
         data.read_conll(files[name], scheme, convert_to=convert)

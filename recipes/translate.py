@@ -105,15 +105,10 @@ def load_splits(config):
                 config=config.dataset_config,
                 split=name,
             )
-            for name in ("train", "validation", "test")
+            for name in data.builtin.HUB_SPLITS
         )
     else:  # the built-in corpus, written out so that its files can be inspected
-        files = data.builtin.write_date_corpus(
-            os.path.join(config.output_dir, "data"),
-            config.synthetic_examples,
-            config.synthetic_eval_examples,
-            config.seed,
-        )
+        files = data.builtin.write_for(data.builtin.write_date_corpus, config)
     return tuple(data.parallel_text_files(*files[name]) for name in data.builtin.SPLITS)
 
 
