@@ -6,7 +6,6 @@ import pytest
 import tensorflow as tf
 
 from seq2seq.data import read_lines
-from seq2seq.training import parse_config
 
 
 @pytest.fixture
@@ -71,14 +70,3 @@ def test_recipe_learns_the_dates_evaluates_and_exports(translate, tmp_path, caps
     served = tf.saved_model.load(str(output / "export")).signatures["serving_default"]
     result = served(text=tf.constant(["", *sources]))["translations"].numpy()
     assert [t.decode() for t in result[1:]] == hypotheses[:3]
-
-
-def test_yaml_config_and_flags(translate, tmp_path):
-    config_file = tmp_path / "run.yaml"
-    config_file.write_text("units: 32\nattention: luong_general\nresume: true\n")
-    config = parse_config(
-        translate.Config, ["--config", str(config_file), "--units", "48"]
-    )
-    assert config.units == 48  # flags win over the file
-    assert config.attention == "luong_general" and config.resume is True
-    assert config.epochs == translate.Config().epochs
