@@ -30,7 +30,6 @@ import dataclasses
 import importlib.util
 import os
 import sys
-import time
 
 if importlib.util.find_spec("seq2seq") is None:  # run from a clone, not installed
     print("error: seq2seq is not installed; run: pip install -e .", file=sys.stderr)
@@ -151,16 +150,10 @@ def main(argv=None):
         table.append(row)
         recurrent_kernel.assign(initial)
 
-        model.compile(
-            optimizer=keras.optimizers.Adam(
-                config.learning_rate, global_clipnorm=config.clip_norm
-            ),
-            loss=first_token.LOSS,
-            jit_compile=config.jit_compile,
-        )
-        start = time.perf_counter()
-        model.fit(*train, batch_size=config.batch_size, epochs=1, verbose=0)
-        seconds = time.perf_counter() - start
+        _, seconds = first_token.train(
+            model, train, 1, config.batch_size, config.learning_rate,
+            config.clip_norm, config.jit_compile,
+        )  # fmt: skip
         row = {"cell": name, "phase": "trained", "train_seconds": seconds}
         table.append(row | measure(model, layer))
         print(f"  {name}: trained in {seconds:.0f} s")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import sys
-import time
 
 if importlib.util.find_spec("seq2seq") is None:  # run from a clone, not installed
     print("error: seq2seq is not installed; run: pip install -e .", file=sys.stderr)
@@ -61,8 +60,8 @@ def build_model(layer, config: Config) -> keras.Model:
 def main(argv=None) -> None:
     config = parse_config(Config, argv, description=__doc__)
     keras.utils.set_random_seed(config.seed)
-    x_train, y_train = make_data(config, config.examples, config.seed)
-    x_valid, y_valid = make_data(config, 1024, config.seed + 1)
+    train = make_data(config, config.examples, config.seed)
+    valid = make_data(config, 1024, config.seed + 1)
 
     # Each cell is trained twice from the same initial weights: once from
     # seq2seq.layers, once from keras.layers. Same layout, same equations: the
@@ -89,22 +88,11 @@ def main(argv=None) -> None:
             else:  # Same layout, so Keras's initial weights copy straight in.
                 model = build_model(make_layer(module), config)
                 model.set_weights(keras_model.get_weights())
-            model.compile(
-                optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=1.0),
-                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                metrics=["accuracy"],
-                jit_compile=True,
-            )
-            start = time.perf_counter()
-            history = model.fit(
-                x_train,
-                y_train,
-                batch_size=config.batch_size,
-                epochs=config.epochs,
-                verbose=0,
-            )
-            seconds = time.perf_counter() - start
-            _, accuracy = model.evaluate(x_valid, y_valid, verbose=0)
+            history, seconds = first_token.train(
+                model, train, config.epochs, config.batch_size,
+                config.learning_rate, clip_norm=1.0,
+            )  # fmt: skip
+            _, accuracy = model.evaluate(*valid, verbose=0)
             results[module_name] = (
                 accuracy,
                 np.array(history.history["loss"]),

@@ -67,7 +67,7 @@ class Config(training.TrainingConfig):
     max_word_length: int = option(24, "characters read per word for its features")
     units: int = option(200, "units of each sentence RNN layer per direction")
     num_layers: int = option(1, "stacked bidirectional layers")
-    cell_type: str = option("lstm", "lstm, gru or simple_rnn")
+    cell_type: str = option("lstm", "lstm, gru, simple_rnn or one --import registers")
     head: str = option("crf", "crf or softmax")
     constrain: bool = option(True, "forbid invalid tag transitions in the CRF")
     dropout: float = option(0.5, "dropout on word vectors and RNN outputs")
@@ -92,15 +92,10 @@ def load_splits(config):
         hf = config.dataset_config, config.tokens_column, config.tags_column
         return tuple(
             data.conll_from_hf(config.dataset, split, *hf, scheme, convert_to=convert)
-            for split in ("train", "validation", "test")
+            for split in data.builtin.HUB_SPLITS
         )
     else:  # the built-in corpus, written out as CoNLL files that can be inspected
-        files = data.builtin.write_ner_corpus(
-            os.path.join(config.output_dir, "data"),
-            config.synthetic_examples,
-            config.synthetic_eval_examples,
-            config.seed,
-        )
+        files = data.builtin.write_for(data.builtin.write_ner_corpus, config)
         scheme = "iob2"
     return tuple(
         data.read_conll(files[name], scheme, convert_to=convert)

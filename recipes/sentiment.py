@@ -70,7 +70,7 @@ class Config(training.TrainingConfig):
     embedding_size: int = option(64, "token embedding size")
     units: int = option(64, "units per RNN layer (per direction if bidirectional)")
     num_layers: int = option(1, "stacked RNN layers")
-    cell_type: str = option("lstm", "lstm, gru or simple_rnn")
+    cell_type: str = option("lstm", "lstm, gru, simple_rnn or one --import registers")
     bidirectional: bool = option(True, "read both ways")
     pooling: str = option("max", "last, mean, max or attention")
     dropout: float = option(0.2, "dropout on embeddings, between layers, on pooling")

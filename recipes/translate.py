@@ -67,7 +67,7 @@ class Config(training.TrainingConfig):
     units: int = option(128, "units per RNN layer (per direction in the encoder)")
     encoder_layers: int = option(1, "encoder depth")
     decoder_layers: int = option(1, "decoder depth")
-    cell_type: str = option("gru", "lstm, gru or simple_rnn")
+    cell_type: str = option("gru", "lstm, gru, simple_rnn or one --import registers")
     attention: str = option("bahdanau", "bahdanau, luong_dot or luong_general")
     dropout: float = option(0.2, "dropout rate")
     tie_embeddings: bool | None = option(
@@ -106,15 +106,10 @@ def load_splits(config):
                 config=config.dataset_config,
                 split=name,
             )
-            for name in ("train", "validation", "test")
+            for name in data.builtin.HUB_SPLITS
         )
     else:  # the built-in corpus, written out so that its files can be inspected
-        files = data.builtin.write_date_corpus(
-            os.path.join(config.output_dir, "data"),
-            config.synthetic_examples,
-            config.synthetic_eval_examples,
-            config.seed,
-        )
+        files = data.builtin.write_for(data.builtin.write_date_corpus, config)
     return tuple(data.parallel_text_files(*files[name]) for name in data.builtin.SPLITS)
 
 

@@ -1,5 +1,5 @@
-"""What every command-line program of the project shares: a quiet start and
-one-line errors.
+"""What every command-line program of the project shares: a quiet start,
+one-line errors, and user modules imported first.
 
 A program imports this module first, before TensorFlow, and runs its `main`
 through `run`:
@@ -18,17 +18,41 @@ oneDNN and absl lines a CPU-only machine prints before the program says
 anything), unless the command line has `--tf-logs true`. `run(main)` turns a
 `DataError` (bad input data) or a `ConfigError` (a bad option value) into one
 line, `error: <message>` on stderr, and exit status 2, as argparse does for a
-bad flag; every other exception is a bug and keeps its traceback.
+bad flag; every other exception is a bug and keeps its traceback. Before
+`main` runs, `run` imports each `--import MODULE` of the command line, so that
+a cell the module registers (`seq2seq.layers.register_cell`) is a
+`--cell-type` of the program.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
+import importlib.util
 import os
+import pathlib
 import sys
 
-TF_LOGS_FLAG = "--tf-logs"  # parse_config lists it in --help
+# Both are read here, before `main` parses the command line; parse_config
+# lists them in --help.
+TF_LOGS_FLAG = "--tf-logs"
+IMPORT_FLAG = "--import"
 _TRUE = ("1", "true", "yes", "on")
+
+
+def flag_values(argv, flag) -> list[str]:
+    """Every value `argv` gives `flag`, as `flag VALUE` or `flag=VALUE`.
+
+    >>> flag_values(["--import", "cells", "--epochs", "1", "--import=b.py"], "--import")
+    ['cells', 'b.py']
+    """
+    values = []
+    for index, argument in enumerate(argv):
+        if argument.startswith(flag + "="):
+            values.append(argument.split("=", 1)[1])
+        elif argument == flag and index + 1 < len(argv):
+            values.append(argv[index + 1])
+    return values
 
 
 def wants_tf_logs(argv) -> bool:
@@ -39,12 +63,49 @@ def wants_tf_logs(argv) -> bool:
     >>> wants_tf_logs(["--tf-logs=no"]), wants_tf_logs([])
     (False, False)
     """
-    for index, argument in enumerate(argv):
-        if argument.startswith(TF_LOGS_FLAG + "="):
-            return argument.split("=", 1)[1].lower() in _TRUE
-        if argument == TF_LOGS_FLAG and index + 1 < len(argv):
-            return argv[index + 1].lower() in _TRUE
-    return False
+    values = flag_values(argv, TF_LOGS_FLAG)
+    return bool(values) and values[-1].lower() in _TRUE  # the last wins, as in argparse
+
+
+def import_module(value: str):
+    """Imports `value`, a module name (`my_cells`, `lab.cells`) or a .py file.
+
+    A module must be importable from the program (installed, or on
+    `PYTHONPATH`); a file is loaded as a module named after its stem. Errors
+    name the flag and the value (a `ConfigError`); an exception raised while
+    the module itself runs is the module's and propagates as it is.
+    """
+    from seq2seq.training.config import ConfigError
+
+    given = f"{IMPORT_FLAG} {value}"
+    if value.endswith(".py"):
+        name = pathlib.Path(value).stem
+        if not os.path.isfile(value):
+            raise ConfigError(f"{given}: no such file")
+        if not name.isidentifier():
+            raise ConfigError(f"{given}: {name!r} is not a module name; rename it")
+        if name in sys.modules:
+            raise ConfigError(f"{given}: a module {name!r} is already imported")
+        spec = importlib.util.spec_from_file_location(name, value)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # as an import does (dataclasses look it up)
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+        return module
+    if not all(part.isidentifier() for part in value.split(".")):
+        raise ConfigError(f"{given}: expected a module name (a.b.c) or a .py file")
+    try:
+        return importlib.import_module(value)
+    except ModuleNotFoundError as error:
+        if error.name is None or not (value + ".").startswith(error.name + "."):
+            raise  # the module was found; something it imports is missing
+        raise ConfigError(
+            f"{given}: no module named {error.name!r} (install it, put its folder "
+            "on PYTHONPATH, or give the path of a .py file)"
+        ) from None
 
 
 @contextlib.contextmanager
@@ -92,13 +153,17 @@ def quiet_tensorflow() -> None:
 def run(main, argv=None):
     """Returns `main(argv)`; bad data or options exit 2 with a one-line error.
 
-    A `DataError` or a `ConfigError` prints `error: <message>` on stderr and
-    exits with status 2; any other exception propagates with its traceback.
+    First imports each `--import MODULE` of `argv` (default: the command
+    line), in order. A `DataError` or a `ConfigError` (an unknown `--import`
+    module too) prints `error: <message>` on stderr and exits with status 2;
+    any other exception propagates with its traceback.
     """
     from seq2seq.data.files import DataError
     from seq2seq.training.config import ConfigError
 
     try:
+        for value in flag_values(sys.argv[1:] if argv is None else argv, IMPORT_FLAG):
+            import_module(value)
         return main(argv)
     except (DataError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -94,3 +94,61 @@ def test_parse_config_takes_tf_logs_and_names_a_bad_config_file(tmp_path, capsys
             parse_config(TrainingConfig, ["--config", str(tmp_path / "run.yaml")])
         assert exit_info.value.code == 2
         assert "run.yaml" in capsys.readouterr().err.splitlines()[-1]
+
+
+def test_import_flag_imports_a_module_or_a_file_before_main(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))  # as PYTHONPATH would
+    (tmp_path / "cells_by_name.py").write_text("LOADED = 'by name'\n")
+    (tmp_path / "cells_by_path.py").write_text("LOADED = 'by path'\n")
+    for name in ("cells_by_name", "cells_by_path"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+
+    def main(argv):
+        return [sys.modules[name].LOADED for name in ("cells_by_name", "cells_by_path")]
+
+    argv = ["--epochs", "1", "--import", "cells_by_name"]
+    argv += [f"--import={tmp_path / 'cells_by_path.py'}"]
+    assert cli.run(main, argv) == ["by name", "by path"]
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("no_such_cells", "--import no_such_cells: no module named 'no_such_cells'"),
+        ("seq2seq.no_such", "--import seq2seq.no_such: no module named 'seq2seq.no_s"),
+        ("missing.py", "--import missing.py: no such file"),
+        ("my-cells", "--import my-cells: expected a module name (a.b.c) or a .py"),
+        ("json.py", "--import json.py: no such file"),
+    ],
+)
+def test_a_bad_import_is_a_one_line_error(value, message, capsys, tmp_path):
+    def main(argv):
+        raise AssertionError("main must not run")
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run(main, ["--import", value])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {message}") and err.count("\n") == 1, err
+
+
+def test_a_module_whose_own_import_fails_keeps_its_traceback(tmp_path):
+    (tmp_path / "broken_cells.py").write_text("import no_such_dependency\n")
+    with pytest.raises(ModuleNotFoundError, match="no_such_dependency"):
+        cli.import_module(str(tmp_path / "broken_cells.py"))
+    assert "broken_cells" not in sys.modules
+    (tmp_path / "json.py").write_text("")
+    with pytest.raises(ConfigError, match="a module 'json' is already imported"):
+        cli.import_module(str(tmp_path / "json.py"))
+
+
+def test_parse_config_lists_import_and_drops_it(capsys):
+    from seq2seq.training import TrainingConfig, parse_config
+
+    config = parse_config(
+        TrainingConfig, ["--import", "a", "--import=b", "--seed", "3"]
+    )
+    assert config == TrainingConfig(seed=3)  # the flag is not a field
+    with pytest.raises(SystemExit):
+        parse_config(TrainingConfig, ["--help"])
+    assert "--import MODULE" in capsys.readouterr().out

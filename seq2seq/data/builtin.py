@@ -15,6 +15,16 @@ import os
 from seq2seq.data import synthetic
 
 SPLITS = ("train", "valid", "test")
+HUB_SPLITS = ("train", "validation", "test")  # the same, as Hugging Face names them
+
+
+def write_for(write, config) -> dict:
+    """A recipe's built-in corpus: `write` (e.g. `write_date_corpus`) called
+    with the folder `config.output_dir/data`, `config.synthetic_examples`,
+    `config.synthetic_eval_examples` and `config.seed`; returns its paths."""
+    folder = os.path.join(config.output_dir, "data")
+    sizes = config.synthetic_examples, config.synthetic_eval_examples
+    return write(folder, *sizes, config.seed)
 
 
 def _split_seeds(folder, sizes, seed):

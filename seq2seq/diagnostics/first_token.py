@@ -5,12 +5,13 @@ answer sits at step 0, so the loss reaches it only through ∂L/∂h(k) carried
 back over every later step: the task separates the cells that remember
 (LSTM, GRU) from the vanilla RNN. `recipes/gradient_flow.py` measures the
 gradient flow on it (`measure`, `sgd_from_here`, `format_table`) and
-`recipes/layer_demo.py` trains each cell on it.
+`recipes/layer_demo.py` trains each cell on it; both train with `train`.
 """
 
 from __future__ import annotations
 
 import math
+import time
 
 import keras
 import numpy as np
@@ -81,6 +82,31 @@ def gate_bias_initializer(block, value):
         return keras.ops.convert_to_tensor(bias, dtype=dtype)
 
     return initializer
+
+
+def train(model, data, epochs, batch_size, learning_rate, clip_norm, jit_compile=True):
+    """Trains a model of the task with Adam, clipped, and times it.
+
+    Args:
+        model: A model of the task (`first_token_model`).
+        data: `(tokens, labels)`, shuffled into batches every epoch.
+        epochs, batch_size, learning_rate: Of the training.
+        clip_norm: Global-norm clipping of each update.
+        jit_compile: Whether the step is compiled with XLA.
+
+    Returns:
+        `(history, seconds)`: Keras's `History` (loss and accuracy per epoch)
+        and the wall-clock seconds of `fit`.
+    """
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=clip_norm),
+        loss=LOSS,
+        metrics=["accuracy"],
+        jit_compile=jit_compile,
+    )
+    start = time.perf_counter()
+    history = model.fit(*data, batch_size=batch_size, epochs=epochs, verbose=0)
+    return history, time.perf_counter() - start
 
 
 def measure(model, layer, probe, evaluation, clip_norm) -> dict:

@@ -56,6 +56,11 @@ def _time_major(x):
     return tf.transpose(x, [1, 0, 2])
 
 
+def _time_major_mask(mask):
+    """A boolean `[batch, time]` mask as `[time, batch, 1]`, or None."""
+    return None if mask is None else _time_major(tf.cast(mask, tf.bool)[..., None])
+
+
 def _unstack(values, size):
     return tf.TensorArray(values.dtype, size=size).unstack(values)
 
@@ -248,7 +253,7 @@ def lstm_sequence(
         is the carried `h`.
     """
     x_tm = _time_major(inputs)
-    mask_tm = None if mask is None else _time_major(tf.cast(mask, tf.bool)[..., None])
+    mask_tm = _time_major_mask(mask)
     drop = recurrent_dropout_mask
     if not differentiable:
         h_T, c_T, (H,) = _lstm_forward(
@@ -393,20 +398,15 @@ def gru_sequence(
     """Runs a GRU (`reset_after=True`) over `inputs`, backward pass by hand.
 
     Args:
-        inputs: `[batch, time, features]`, input dropout already applied.
-        h0: `[batch, units]` initial state.
-        mask: Boolean `[batch, time]` or None.
-        kernel, recurrent_kernel: Keras layout.
+        inputs, h0, mask, kernel, recurrent_kernel, recurrent_dropout_mask,
+            differentiable: As in `lstm_sequence` (which also takes `c0`).
         bias: `[2, 3 * units]`: the input bias, then the recurrent bias.
-        recurrent_dropout_mask: Optional `[batch, units]` scaled keep-mask
-            applied to `h(t-1)` before the recurrent matmul.
-        differentiable: As in `lstm_sequence`.
 
     Returns:
         `(outputs [batch, time, units], h_T)`.
     """
     x_tm = _time_major(inputs)
-    mask_tm = None if mask is None else _time_major(tf.cast(mask, tf.bool)[..., None])
+    mask_tm = _time_major_mask(mask)
     drop = recurrent_dropout_mask
     if not differentiable:
         h_T, (H,) = _gru_forward(

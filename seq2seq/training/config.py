@@ -72,6 +72,17 @@ def parse_config(config_class, argv=None, description=None):
         metavar="TF_LOGS",
         help="show TensorFlow's start-up logs: CUDA, oneDNN, absl (default: False)",
     )
+    # Imported by `seq2seq.cli.run` before `main` runs; listed for --help.
+    parser.add_argument(
+        "--import",
+        dest="import_modules",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE (a module name or a .py file) first, e.g. one that "
+        "registers a cell with seq2seq.layers.register_cell for --cell-type; "
+        "repeatable",
+    )
     for field in dataclasses.fields(config_class):
         default = field.default if field.default is not dataclasses.MISSING else None
         parser.add_argument(
@@ -86,6 +97,7 @@ def parse_config(config_class, argv=None, description=None):
 
     config_file = args.pop("config", None)
     args.pop("tf_logs")
+    args.pop("import_modules")
     values = {}
     if config_file:
         try:

@@ -1,6 +1,7 @@
 """The built-in corpora as files, bucket boundaries, and the validation carve."""
 
 import json
+import types
 
 import numpy as np
 import pytest
@@ -25,6 +26,23 @@ def test_date_corpus_files_hold_the_seeded_splits(tmp_path):
         sources, targets = (read_lines(path) for path in paths[name])
         assert list(zip(sources, targets, strict=True)) == pairs
     assert read_lines(paths["valid"][0]) != read_lines(paths["test"][0])
+
+
+def test_write_for_takes_the_folder_sizes_and_seed_from_a_recipes_config(tmp_path):
+    config = types.SimpleNamespace(
+        output_dir=str(tmp_path / "run"),
+        synthetic_examples=30,
+        synthetic_eval_examples=7,
+        seed=2,
+    )
+    paths = builtin.write_for(builtin.write_date_corpus, config)
+    assert paths["test"] == tuple(
+        str(tmp_path / "run/data" / f"test.{s}") for s in ("src", "tgt")
+    )
+    again = builtin.write_date_corpus(tmp_path / "again", 30, 7, seed=2)
+    for name in builtin.SPLITS:
+        for path, expected in zip(paths[name], again[name], strict=True):
+            assert read_lines(path) == read_lines(expected)
 
 
 def test_ner_corpus_is_conll_with_names_held_out_of_train(tmp_path):

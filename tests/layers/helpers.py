@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+from keras import ops
 
 from seq2seq import layers
 
@@ -62,3 +63,43 @@ def reversed_prefix_outputs(make_layer, weights, x, row, length):
     layer(x[:1])
     layer.set_weights(weights)
     return np.asarray(layer(x[row : row + 1, :length][:, ::-1])[0])
+
+
+@keras.saving.register_keras_serializable(package="tests")
+class MinimalGatedUnit(keras.layers.Layer):
+    """A user's cell, the README's: the minimal gated unit (Zhou et al. 2016).
+
+    f(t) = sigmoid(W_f x(t) + U_f h(t-1) + b_f)
+    n(t) = tanh(W_n x(t) + U_n (f(t) * h(t-1)) + b_n)
+    h(t) = (1 - f(t)) * h(t-1) + f(t) * n(t)
+
+    Only `state_size` (a plain int, no `output_size`) and `call`; its weights
+    are named as the built-in cells' (the f block, then the n block), so the
+    diagnostics read its gates once it is registered with `gate_names=("f",
+    "n")`.
+    """
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.state_size = units
+
+    def build(self, input_shape):
+        width = 2 * self.units
+        self.kernel = self.add_weight(shape=(input_shape[-1], width), name="kernel")
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.units, width), name="recurrent_kernel"
+        )
+        self.bias = self.add_weight(shape=(width,), name="bias", initializer="zeros")
+
+    def call(self, inputs, states):
+        h = states[0]
+        x_f, x_n = ops.split(ops.matmul(inputs, self.kernel) + self.bias, 2, axis=-1)
+        U_f, U_n = ops.split(self.recurrent_kernel, 2, axis=-1)
+        f = ops.sigmoid(x_f + ops.matmul(h, U_f))
+        n = ops.tanh(x_n + ops.matmul(f * h, U_n))
+        h = (1 - f) * h + f * n
+        return h, [h]
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}

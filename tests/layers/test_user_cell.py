@@ -3,50 +3,31 @@
 import keras
 import numpy as np
 import pytest
-from keras import ops
 
 from seq2seq import layers
-from tests.layers.helpers import LENGTHS, hand_loop, ragged_batch, zeros_states
+from tests.layers.helpers import (
+    LENGTHS,
+    MinimalGatedUnit,
+    hand_loop,
+    ragged_batch,
+    zeros_states,
+)
 from tests.layers.layer_contract import assert_layer_contract
 
 ATOL = 1e-5
 
 
-@keras.saving.register_keras_serializable(package="tests")
-class MinimalGatedUnit(keras.layers.Layer):
-    """The minimal gated unit (Zhou et al. 2016), a one-gate GRU variant.
-
-    f(t) = sigmoid(W_f x(t) + U_f h(t-1) + b_f)
-    n(t) = tanh(W_n x(t) + U_n (f(t) * h(t-1)) + b_n)
-    h(t) = (1 - f(t)) * h(t-1) + f(t) * n(t)
-    """
-
-    def __init__(self, units, **kwargs):
-        super().__init__(**kwargs)
-        self.units = units
-        self.state_size = units  # a plain int, no output_size
-
-    def build(self, input_shape):
-        self.W = self.add_weight(shape=(input_shape[-1], 2 * self.units), name="W")
-        self.U = self.add_weight(shape=(self.units, 2 * self.units), name="U")
-        self.b = self.add_weight(shape=(2 * self.units,), name="b", initializer="zeros")
+class BareStateUnit(MinimalGatedUnit):
+    """Returns its new state as a bare tensor, not a list: accepted too."""
 
     def call(self, inputs, states):
-        h = states[0]
-        x_f, x_n = ops.split(ops.matmul(inputs, self.W) + self.b, 2, axis=-1)
-        U_f, U_n = ops.split(self.U, 2, axis=-1)
-        f = ops.sigmoid(x_f + ops.matmul(h, U_f))
-        n = ops.tanh(x_n + ops.matmul(f * h, U_n))
-        h = (1 - f) * h + f * n
-        return h, h  # a bare tensor as the new state is accepted
-
-    def get_config(self):
-        return {**super().get_config(), "units": self.units}
+        output, [state] = super().call(inputs, states)
+        return output, state
 
 
 def test_user_cell_in_rnn_equals_hand_loop_and_respects_masks(rng):
     x, mask = ragged_batch(rng)
-    layer = layers.RNN(MinimalGatedUnit(5), return_sequences=True, return_state=True)
+    layer = layers.RNN(BareStateUnit(5), return_sequences=True, return_state=True)
     outputs, state = layer(x)
     expected, [expected_state] = hand_loop(layer.cell, x, [np.zeros((4, 5), "float32")])
     np.testing.assert_allclose(outputs, expected, atol=ATOL)

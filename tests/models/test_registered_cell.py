@@ -1,6 +1,6 @@
 """A cell registered once is usable by name in every head and in diagnostics.
 
-The user's cell is the README's minimal gated unit, defined here; it is
+The user's cell is the README's minimal gated unit (tests/layers/helpers.py); it is
 registered as `test_mgu` with its two gates, trained inside an
 `EncoderDecoder`, built inside a `SequenceTagger` and a `TextClassifier`, and
 `hidden_state_gradients` reads the gradient of each gate's block of its
@@ -12,44 +12,13 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from keras import ops
 
 from seq2seq import diagnostics, layers
 from seq2seq.models import EncoderDecoder, SequenceTagger, TextClassifier
+from tests.layers.helpers import MinimalGatedUnit
 from tests.models.test_encoder_decoder import _copy_task
 
 NAME = "test_mgu"
-
-
-@keras.saving.register_keras_serializable(package="tests")
-class MinimalGatedUnit(keras.layers.Layer):
-    """f = sigmoid(W_f x + U_f h + b_f); n = tanh(W_n x + U_n (f * h) + b_n);
-    h' = (1 - f) * h + f * n (Zhou et al. 2016)."""
-
-    def __init__(self, units, **kwargs):
-        super().__init__(**kwargs)
-        self.units = units
-        self.state_size = units
-
-    def build(self, input_shape):
-        width = 2 * self.units
-        self.kernel = self.add_weight(shape=(input_shape[-1], width), name="kernel")
-        self.recurrent_kernel = self.add_weight(
-            shape=(self.units, width), name="recurrent_kernel"
-        )
-        self.bias = self.add_weight(shape=(width,), name="bias", initializer="zeros")
-
-    def call(self, inputs, states):
-        h = states[0]
-        x_f, x_n = ops.split(ops.matmul(inputs, self.kernel) + self.bias, 2, axis=-1)
-        U_f, U_n = ops.split(self.recurrent_kernel, 2, axis=-1)
-        f = ops.sigmoid(x_f + ops.matmul(h, U_f))
-        n = ops.tanh(x_n + ops.matmul(f * h, U_n))
-        h = (1 - f) * h + f * n
-        return h, [h]
-
-    def get_config(self):
-        return {**super().get_config(), "units": self.units}
 
 
 layers.register_cell(NAME, MinimalGatedUnit, gate_names=("f", "n"))

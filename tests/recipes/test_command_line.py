@@ -2,13 +2,15 @@
 
 Each program runs in a fresh process, as a user runs it, on data that fails
 while loading (before any training): the message names the file and the
-line, and there is no traceback.
+line, and there is no traceback. And a user's module given by `--import`
+registers a cell that `--cell-type` then trains.
 """
 
 import os
 import subprocess
 import sys
 
+import h5py
 import pytest
 
 from seq2seq import cli
@@ -85,6 +87,52 @@ def test_without_the_package_installed_says_how_to_install(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr == ("error: seq2seq is not installed; run: pip install -e .\n")
+
+
+USER_MODULE = """\
+# A user's module: registers the README's minimal gated unit as mgu.
+from seq2seq import layers
+from tests.layers.helpers import MinimalGatedUnit
+
+layers.register_cell("mgu", MinimalGatedUnit, gate_names=("f", "n"))
+"""
+
+
+def test_a_cell_registered_by_an_imported_module_is_trained_by_name(tmp_path):
+    (tmp_path / "my_cells.py").write_text(USER_MODULE)
+    # The module imports the test's cell class from the repository's tests.
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    output = tmp_path / "run"
+    tiny = ["--synthetic-examples", "120", "--epochs", "1", "--units", "8"]
+    tiny += ["--embedding-size", "8", "--batch-size", "32", "--jit-compile", "false"]
+    result = subprocess.run(
+        [sys.executable, "recipes/sentiment.py", *tiny, "--output-dir", str(output)]
+        + ["--import", str(tmp_path / "my_cells.py"), "--cell-type", "mgu"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "3 updates of 1 batch(es)" in result.stdout  # 120 examples, 32 a batch
+    # The trained weights are the minimal gated unit's, two blocks of 8 units
+    # (f, n) in each direction's kernels (the default LSTM would have four).
+    shapes = {}
+
+    def shape_of(name, item):  # returns None, so that every item is visited
+        if isinstance(item, h5py.Dataset):
+            shapes[name] = item.shape
+
+    with h5py.File(output / "checkpoints" / "best.weights.h5") as weights:
+        weights.visititems(shape_of)
+    encoder = "encoder/rnn_layers/bidirectional/{}_layer/cell/vars/{}"
+    cells = {name: shape for name, shape in shapes.items() if "/cell/" in name}
+    assert cells == {
+        encoder.format(side, i): shape
+        for side in ("forward", "backward")
+        for i, shape in enumerate([(8, 16), (8, 16), (16,)])  # W, U, b
+    }
 
 
 @pytest.mark.parametrize(
