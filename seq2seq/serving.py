@@ -360,14 +360,14 @@ class LanguageModelServer(tf.Module):
         self.num_words, self.max_word_pieces = int(num_words), int(max_word_pieces)
         self.max_prefix_length = int(max_prefix_length)
         processor = sentencepiece.SentencePieceProcessor(model_proto=tokenizer.model)
-        starts = np.array(
-            [
-                processor.id_to_piece(i).startswith("\u2581")
-                and not (processor.is_control(i) or processor.is_unknown(i))
-                for i in range(processor.get_piece_size())
-            ]
+        ids = range(processor.get_piece_size())
+        special = np.array(
+            [processor.is_control(i) or processor.is_unknown(i) for i in ids]
         )
-        self._word_step = decoding.word_step(model.step, starts, tokenizer.eos_id)
+        starts = np.array([processor.id_to_piece(i).startswith("\u2581") for i in ids])
+        self._word_step = decoding.word_step(
+            model.step, starts & ~special, ~starts & ~special, tokenizer.eos_id
+        )
         self._decoding = decoding
 
     def _prefix(self, text, label):
@@ -385,7 +385,9 @@ class LanguageModelServer(tf.Module):
         known = tf.reduce_any(matches, axis=1)
         condition = None
         if self.model.conditioned:
-            condition = tf.argmax(tf.cast(matches, tf.int32), axis=1, output_type=tf.int32)
+            condition = tf.argmax(
+                tf.cast(matches, tf.int32), axis=1, output_type=tf.int32
+            )
         state = self.model.prefix_state(read, condition)
         return pieces, state, last, truncated, known
 
@@ -413,7 +415,9 @@ class LanguageModelServer(tf.Module):
         continuation = strip_to_ragged(ids, tf.reshape(lengths, [-1]), eos)
         whole = tf.concat([_repeat_rows(pieces, k), continuation], axis=1)
         return {
-            "completions": tf.reshape(self.tokenizer.detokenize(continuation), [batch, k]),
+            "completions": tf.reshape(
+                self.tokenizer.detokenize(continuation), [batch, k]
+            ),
             "texts": tf.reshape(self.tokenizer.detokenize(whole), [batch, k]),
             "scores": tf.reshape(scores, [batch, k]),
             "truncated": truncated,

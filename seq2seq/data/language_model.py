@@ -16,9 +16,10 @@ import sentencepiece
 import tensorflow as tf
 
 from seq2seq.data.boundaries import length_boundaries
-from seq2seq.data.classification import labelled_arrays
+from seq2seq.data.classification import carve_validation, labelled_arrays
 from seq2seq.data.files import (
     DataError,
+    MissingSplitError,
     load_hf_split,
     logger,
     read_lines,
@@ -92,8 +93,13 @@ def read_texts(path, text_column="text", label_column=None, labels=None):
 
 
 def texts_from_hf(
-    name, config=None, split="train", text_column="text", label_column=None,
-    data_files=None, labels=None,
+    name,
+    config=None,
+    split="train",
+    text_column="text",
+    label_column=None,
+    data_files=None,
+    labels=None,
 ):
     """`read_texts` for a Hugging Face dataset (or local files through its
     `text`, `csv` or `json` builders and `data_files`)."""
@@ -155,8 +161,14 @@ def windows(pieces, bos_id, eos_id, max_length, labels=None):
 
 
 def language_model_batches(
-    pieces, bos_id, eos_id, max_length=128, batch_size=32, labels=None,
-    shuffle=False, seed=0,
+    pieces,
+    bos_id,
+    eos_id,
+    max_length=128,
+    batch_size=32,
+    labels=None,
+    shuffle=False,
+    seed=0,
 ):
     """Batches of `(ids, targets)`, or `((ids, label), targets)` with labels.
 
@@ -166,12 +178,12 @@ def language_model_batches(
     Returns:
         `(batches, windows_count)`.
     """
-    inputs, targets, window_labels = windows(
-        pieces, bos_id, eos_id, max_length, labels
-    )
+    inputs, targets, window_labels = windows(pieces, bos_id, eos_id, max_length, labels)
     dataset = rows_dataset(_ragged(inputs), _ragged(targets))
     if window_labels is not None:
-        label_data = tf.data.Dataset.from_tensor_slices(np.array(window_labels, np.int32))
+        label_data = tf.data.Dataset.from_tensor_slices(
+            np.array(window_labels, np.int32)
+        )
         dataset = tf.data.Dataset.zip((dataset, label_data)).map(
             lambda pair, label: ((pair[0], label), pair[1])
         )
@@ -193,3 +205,77 @@ def word_count(texts) -> int:
     """Whitespace-separated words plus one end per text: the denominator of
     perplexity per word (the end of a text is predicted like a word)."""
     return sum(len(text.split()) + 1 for text in texts)
+
+
+def load_splits(
+    train=None,
+    valid=None,
+    text_column="text",
+    label_column=None,
+    dataset=None,
+    dataset_config=None,
+    data_files=None,
+    builtin=None,
+    valid_fraction=0.05,
+    seed=0,
+):
+    """Train and validation texts (and labels) from files, a dataset, or the
+    built-in reviews.
+
+    Args:
+        train, valid: Comma-separated files (see `read_texts`); without
+            `valid`, a seeded `valid_fraction` of train is carved off.
+        text_column, label_column: Columns; with `label_column` the texts
+            come with label ids.
+        dataset, dataset_config, data_files: A Hugging Face dataset (its
+            `train` and, if any, `validation` splits), when no `train`.
+        builtin: `(folder, train_size, seed)`: with neither, the built-in
+            reviews are written there (`builtin.write_text_corpus`, or
+            `write_sentiment_corpus` with labels) and read back.
+
+    Returns:
+        `((texts, labels), (texts, labels), label_names)`; labels and names
+        are None without `label_column`.
+    """
+    from seq2seq.data import builtin as corpora
+
+    def read(paths, names=None):
+        parts = [
+            read_texts(p, text_column, label_column, names) for p in paths.split(",")
+        ]
+        labels = None if label_column is None else np.concatenate([p[1] for p in parts])
+        return [t for p in parts for t in p[0]], labels, parts[0][2]
+
+    if train:
+        train = read(train)
+        valid = read(valid, train[2]) if valid else None
+    elif dataset:
+        options = dict(text_column=text_column, label_column=label_column)
+        options["data_files"] = data_files
+        train = texts_from_hf(dataset, dataset_config, **options)
+        try:
+            valid = texts_from_hf(
+                dataset, dataset_config, "validation", labels=train[2], **options
+            )
+        except MissingSplitError:
+            valid = None
+    else:
+        folder, size, corpus_seed = builtin
+        write = corpora.write_sentiment_corpus
+        if not label_column:
+            write = corpora.write_text_corpus
+        files = write(folder, size, size // 6, corpus_seed)
+        train = read(files["train"])
+        valid = read(files["valid"], train[2])
+    if valid is None:
+        labels = train[1] if train[1] is not None else np.zeros(len(train[0]), np.int32)
+        (texts, kept), (carved, carved_labels) = carve_validation(
+            train[0], labels, valid_fraction, seed
+        )
+        print(
+            f"validation: a seeded {valid_fraction:.0%} of train, {len(carved)} texts"
+        )
+        labelled = train[1] is not None
+        valid = (list(carved), carved_labels if labelled else None)
+        train = (list(texts), kept if labelled else None, train[2])
+    return train[:2], valid[:2], train[2]

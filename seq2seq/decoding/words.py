@@ -8,9 +8,9 @@ by their probability:
 
     first piece:   log p(w_1) over the pieces that start a word
                    (renormalised: "given that a word follows")
-    later pieces:  log p(w_j) over the pieces that do not start a word
-    word_end:      log of the summed probability of everything that starts
-                   something new (a word-starting piece or the end id)
+    later pieces:  log p(w_j) over the pieces that continue a word
+    word_end:      log of the summed probability of every other piece (one
+                   that starts a word, the end id, control pieces)
 
 After the first piece the scores of a row are a partition of the model's
 distribution, so the beam score of `w_1 .. w_n word_end` is
@@ -24,14 +24,17 @@ import tensorflow as tf
 from seq2seq.decoding.search import NEG_INF, _call_step
 
 
-def word_step(step, starts_word, end_id):
+def word_step(step, starts_word, continues_word, end_id):
     """Wraps `step` to spell one word (see the module docstring).
 
     Args:
         step: A piece-level `step(ids, state)`.
         starts_word: bool `[vocabulary]`, True for the pieces that begin a
             word (never the end id or control pieces).
-        end_id: The end-of-text id (a boundary).
+        continues_word: bool `[vocabulary]`, True for the pieces that may
+            follow inside a word (neither word starts nor control pieces).
+        end_id: The end-of-text id: what `ids` equal to `vocabulary` (the
+            word end, after a finished hypothesis) are fed to `step` as.
 
     Returns:
         The new step, over `vocabulary + 1` ids; its state is
@@ -39,7 +42,7 @@ def word_step(step, starts_word, end_id):
     """
     starts_word = tf.constant(starts_word, tf.bool)
     vocabulary = int(starts_word.shape[0])
-    boundary = starts_word | tf.equal(tf.range(vocabulary), end_id)
+    boundary = ~tf.constant(continues_word, tf.bool)
     closed = tf.fill([1, 1], NEG_INF)
 
     def wrapped(ids, state):

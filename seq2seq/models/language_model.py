@@ -6,9 +6,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from seq2seq import validation
+from seq2seq import decoding, validation
 from seq2seq.layers import get_cell_type
 from seq2seq.layers.rnn import call_cell, state_sizes
+from seq2seq.models import ngram
 from seq2seq.models.base import SequenceModel
 from seq2seq.models.losses import sequence_cross_entropy, token_cross_entropy
 
@@ -202,14 +203,18 @@ class LanguageModel(SequenceModel):
     def condition_vector(self, condition):
         """`c`: the class embedding, or the feature vector as floats."""
         if self.condition_embedding is not None:
-            return self.condition_embedding(tf.cast(tf.reshape(condition, [-1]), "int32"))
+            return self.condition_embedding(
+                tf.cast(tf.reshape(condition, [-1]), "int32")
+            )
         return tf.cast(condition, self.compute_dtype)
 
     def initial_decoding_state(self, condition=None, batch_size=None):
         """The decoding state before any token: per-layer states (and, with
         `condition_every_step`, the projected condition)."""
         if not self.conditioned:
-            zeros = [tf.zeros([batch_size, s], self.compute_dtype) for s in self._state_sizes]
+            zeros = [
+                tf.zeros([batch_size, s], self.compute_dtype) for s in self._state_sizes
+            ]
             return {"states": [list(zeros) for _ in range(self.num_layers)]}
         c = self.condition_vector(condition)
         flat = tf.split(
@@ -307,6 +312,18 @@ class LanguageModel(SequenceModel):
             new_states.append(states)
         return self.logits(x), {**state, "states": new_states}
 
+    def generate(self, count, bos_id, eos_id, max_length, condition=None, **sampling):
+        """`count` sampled texts from the start: `(ids, lengths, scores)` as
+        `seq2seq.decoding.sample` returns them (`sampling`: its options)."""
+        return decoding.sample(
+            self.step,
+            self.initial_decoding_state(condition, count),
+            tf.fill([count], tf.constant(bos_id, tf.int32)),
+            eos_id,
+            max_length,
+            **sampling,
+        )
+
     def get_config(self):
         return {
             **super().get_config(),
@@ -372,3 +389,46 @@ def summed_negative_log_likelihood(model, batches) -> tuple[float, int]:
         total += float(losses.sum())
         count += losses.size
     return total, count
+
+
+def perplexity_scores(model, batches, train_windows, valid_windows, words) -> dict:
+    """Validation perplexity per piece and per word, and the n-gram baselines.
+
+    Args:
+        model: A `LanguageModel`.
+        batches: The validation batches of `(x, y)`.
+        train_windows, valid_windows: `(inputs, targets)` id lists of the
+            windows (as `seq2seq.data.language_model.windows` cuts them),
+            for the baselines, which score the very targets the model does.
+        words: Words of the validation texts (the per-word denominator).
+
+    Returns:
+        A dict of the perplexities, the counts and the bigram's λ.
+    """
+    total, pieces = summed_negative_log_likelihood(model, batches)
+    baselines = ngram.baseline_perplexities(
+        ngram.pairs_of(*train_windows),
+        ngram.pairs_of(*valid_windows),
+        model.vocabulary_size,
+    )
+    return {
+        "valid_perplexity_per_piece": float(np.exp(total / pieces)),
+        "valid_perplexity_per_word": float(np.exp(total / words)),
+        "unigram_perplexity_per_piece": baselines["unigram"],
+        "bigram_perplexity_per_piece": baselines["bigram"],
+        "bigram_interpolation": baselines["bigram_interpolation"],
+        "valid_pieces": pieces,
+        "valid_words": words,
+    }
+
+
+def describe_perplexity(scores) -> str:
+    """One line of `perplexity_scores`."""
+    return (
+        f"validation perplexity per piece {scores['valid_perplexity_per_piece']:.2f}"
+        f" (unigram {scores['unigram_perplexity_per_piece']:.2f}, interpolated "
+        f"bigram {scores['bigram_perplexity_per_piece']:.2f} at "
+        f"λ={scores['bigram_interpolation']}), per word "
+        f"{scores['valid_perplexity_per_word']:.2f} ({scores['valid_pieces']} "
+        f"pieces, {scores['valid_words']} words)"
+    )

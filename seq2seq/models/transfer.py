@@ -92,8 +92,9 @@ def _copy_weights(source, target, where, report):
                 f"not loaded: {where}/{weight.name}: the language model's "
                 f"{list(shape)} against the head's {list(other.shape)}"
             )
-    report.extend(f"not loaded: {where}/{name} (not in the language model)"
-                  for name in targets)
+    report.extend(
+        f"not loaded: {where}/{name} (not in the language model)" for name in targets
+    )
 
 
 def transfer_language_model(
@@ -136,7 +137,9 @@ def transfer_language_model(
             continue
         target = encoder.rnn_layers[index]
         if isinstance(target, Bidirectional):
-            _copy_weights(layer.cell, target.forward_layer.cell, target.name + "/forward", report)
+            _copy_weights(
+                layer.cell, target.forward_layer.cell, target.name + "/forward", report
+            )
             report.append(
                 f"not loaded: {target.name}/backward (the language model reads "
                 "forwards only)"

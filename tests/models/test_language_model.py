@@ -26,8 +26,13 @@ CONDITIONS = {
 def _model(cell_type="lstm", condition="none", **options):
     kwargs, condition_value = CONDITIONS[condition]
     model = LanguageModel(
-        20, embedding_size=6, units=6, num_layers=2, cell_type=cell_type,
-        **kwargs, **options,
+        20,
+        embedding_size=6,
+        units=6,
+        num_layers=2,
+        cell_type=cell_type,
+        **kwargs,
+        **options,
     )
     x = IDS if condition_value is None else (IDS, condition_value)
     model(x)
@@ -55,7 +60,8 @@ def test_step_by_step_scores_equal_teacher_forcing(cell_type, condition):
         for t in range(length):
             _, state = model.step(IDS[row : row + 1, t], state)
         for mine, theirs in zip(
-            tf.nest.flatten(state["states"]), tf.nest.flatten(after["states"]),
+            tf.nest.flatten(state["states"]),
+            tf.nest.flatten(after["states"]),
             strict=True,
         ):
             np.testing.assert_allclose(mine[0], theirs[row], atol=1e-5)
@@ -85,7 +91,9 @@ def test_tied_embeddings_are_one_variable():
 
 
 def test_tying_needs_equal_sizes():
-    with pytest.raises(ValueError, match="tie_embeddings needs embedding_size == units"):
+    with pytest.raises(
+        ValueError, match="tie_embeddings needs embedding_size == units"
+    ):
         LanguageModel(20, embedding_size=4, units=6, tie_embeddings=True)
 
 
