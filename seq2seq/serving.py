@@ -497,17 +497,13 @@ def export_language_model(model, tokenizer, path, label_names=None, **options):
         def next_words(text):
             return server.next_words(text, tf.fill(tf.shape(text), ""))
 
-    dummy = [tf.constant(["a"])] * len(specs)
-    complete(*dummy)  # create every variable eagerly
-    next_words(*dummy)
+    ids = tf.ones([1, 1], tf.int32)
+    model((ids, tf.zeros([1], tf.int32)) if model.conditioned else ids)  # variables
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.track(tokenizer)
-    for name, function in (
-        ("serving_default", complete),
-        ("complete", complete),
-        ("next_words", next_words),
-    ):
-        archive.add_endpoint(name, function, input_signature=specs)
+    # The first endpoint is also `serving_default`.
+    archive.add_endpoint("complete", complete, input_signature=specs)
+    archive.add_endpoint("next_words", next_words, input_signature=specs)
     archive.write_out(str(path), verbose=False)
     return path
