@@ -5,7 +5,7 @@ its output folder; `init_from_language_model(head, folder, head_tokens)`
 copies into a `TextClassifier` or a `SequenceTagger`:
 
 - the embedding rows of the tokens both vocabularies hold (matched by
-  string: the same piece, or a tagger's word `w` as the piece `▁w`);
+  string: the same piece; a tagger's word `w` is the whole-word piece `▁w`);
 - per layer, the recurrent weights into the layer's (forward) cell: each
   weight whose shape matches; a `kernel` whose head has more input rows
   (the tagger's character and casing features after the word embedding)
@@ -56,7 +56,7 @@ def _row_matches(source_tokens, target_tokens):
     index = {token: row for row, token in enumerate(source_tokens)}
     pairs = []
     for row, token in enumerate(target_tokens):
-        found = index.get(token, index.get(WORD_START + token)) if token else None
+        found = index.get(token) if token else None
         if found is not None:
             pairs.append((row, found))
     rows = np.array(pairs, np.int64).reshape(-1, 2)
@@ -67,7 +67,7 @@ def _copy_weights(source, target, where, report):
     """Assigns each weight of cell `source` to `target`'s of the same name."""
     targets = {w.name: w for w in target.weights}
     for weight in source.weights:
-        value = keras.ops.convert_to_numpy(weight)
+        value = weight.numpy()
         other = targets.pop(weight.name, None)
         shape = tuple(value.shape)
         if other is None:
@@ -80,7 +80,7 @@ def _copy_weights(source, target, where, report):
             and other.shape[1:] == shape[1:]
             and other.shape[0] > shape[0]
         ):
-            merged = keras.ops.convert_to_numpy(other).copy()
+            merged = other.numpy().copy()
             merged[: shape[0]] = value
             other.assign(merged)
             report.append(
@@ -113,8 +113,8 @@ def transfer_language_model(
         The report: one line per thing loaded or not loaded.
     """
     report = []
-    source = keras.ops.convert_to_numpy(language_model.embedding.embeddings)
-    matrix = keras.ops.convert_to_numpy(embedding.embeddings).copy()
+    source = language_model.embedding.embeddings.numpy()
+    matrix = embedding.embeddings.numpy().copy()
     if source.shape[1] != matrix.shape[1]:
         report.append(
             f"not loaded: embedding: the language model's size {source.shape[1]} "
@@ -169,3 +169,34 @@ def init_from_language_model(head, folder, head_tokens) -> list[str]:
     model, pieces = load_language_model(folder)
     embedding = getattr(head, "embedding", None) or head.word_embedding
     return transfer_language_model(model, embedding, head.encoder, pieces, head_tokens)
+
+
+def vocabulary_tokens(vocabulary) -> list[str]:
+    """The piece of each id of a `SentencePieceTokenizer`, or of a
+    `WordVocabulary` (padding "", OOV, then each word `w` as the whole-word
+    piece `▁w`), for matching embedding rows by string."""
+    if hasattr(vocabulary, "model"):
+        processor = sentencepiece.SentencePieceProcessor(model_proto=vocabulary.model)
+        return [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
+    return ["", "[UNK]", *(WORD_START + word for word in vocabulary.vocabulary)]
+
+
+def tokenizer_file(folder):
+    """The language model's SentencePiece file in `folder` (None for None)."""
+    return None if folder is None else os.path.join(folder, TOKENIZER_FILE)
+
+
+def init_from(head, folder, vocabulary) -> list[str]:
+    """`init_from_language_model` for a recipe's `--init-from`: does nothing
+    when `folder` is None, else loads and prints the report.
+
+    Args:
+        head: A built `TextClassifier` or `SequenceTagger`.
+        folder: The language model's output folder, or None.
+        vocabulary: The head's `SentencePieceTokenizer` or `WordVocabulary`.
+    """
+    if folder is None:
+        return []
+    report = init_from_language_model(head, folder, vocabulary_tokens(vocabulary))
+    print(f"--init-from {folder}:\n" + "\n".join(f"  {line}" for line in report))
+    return report
