@@ -52,6 +52,9 @@ class Config(training.TrainingConfig):
         None, "training files, a,b: .txt lines, .tsv, .csv, .jsonl"
     )
     valid: str | None = option(None, "validation files (default: carved from train)")
+    format: str | None = option(
+        None, "txt, tsv, csv, jsonl or conll (default: by name)"
+    )
     text_column: str = option("text", "column (or JSON key) of the text")
     label_column: str | None = option(None, "condition on this label column")
     dataset: str | None = option(None, "Hugging Face dataset name, e.g. imdb")
@@ -93,7 +96,7 @@ def main(argv=None):
     (train_texts, train_labels), (valid_texts, valid_labels), names = load_splits(
         config.train, config.valid, config.text_column, config.label_column,
         config.dataset, config.dataset_config, config.data_files,
-        (*builtin, config.seed), config.valid_fraction, config.seed,
+        (*builtin, config.seed), config.valid_fraction, config.seed, config.format,
     )  # fmt: skip
     spm = os.path.join(config.output_dir, "spm")
     size = config.vocab_size or (8000 if config.train or config.dataset else 200)

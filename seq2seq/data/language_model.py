@@ -41,12 +41,31 @@ def _cleaned(texts) -> list[str]:
     return cleaned
 
 
-def read_texts(path, text_column="text", label_column=None, labels=None):
+def _conll_sentences(path) -> list[str]:
+    """The sentences of a CoNLL file: first fields joined by spaces; blank
+    lines and `-DOCSTART-` lines end a sentence."""
+    sentences, words = [], []
+    for line in [*read_lines(path), ""]:
+        fields = line.split()
+        if fields and fields[0] != "-DOCSTART-":
+            words.append(fields[0])
+        elif words:
+            sentences.append(" ".join(words))
+            words = []
+    if not sentences:
+        raise DataError(f"{path}: no sentences")
+    return sentences
+
+
+def read_texts(path, text_column="text", label_column=None, labels=None, format=None):
     """The texts (and label ids) of a file.
 
     `.txt` (or `.txt.gz`): one text per line, blank lines skipped and
     counted. `.tsv`, `.csv` (also gzipped) and `.jsonl`: the `text_column`
-    of each row, as `labelled_text` reads them.
+    of each row, as `labelled_text` reads them. `format="conll"` (CoNLL-2003's
+    `eng.train`): one text per sentence, its words (first column) joined by
+    spaces. `format` overrides what the name says (`txt`, `tsv`, `csv`,
+    `jsonl`, `conll`).
 
     Returns:
         `(texts, label_ids, label_names)`: cleaned `str` texts; with
@@ -59,7 +78,11 @@ def read_texts(path, text_column="text", label_column=None, labels=None):
     """
     path = os.fspath(path)
     name = path[:-3] if path.endswith(".gz") else path
-    if name.endswith(TEXT_SUFFIXES):
+    if format == "conll":
+        if label_column:
+            raise DataError(f"{path}: a CoNLL file has no label column")
+        return _conll_sentences(path), None, None
+    if format == "txt" or (format is None and name.endswith(TEXT_SUFFIXES)):
         if label_column:
             raise DataError(
                 f"{path}: a plain text file has no label column {label_column!r}; "
@@ -73,9 +96,9 @@ def read_texts(path, text_column="text", label_column=None, labels=None):
             print(f"{path}: skipped {len(lines) - len(texts)} blank lines")
         return _cleaned(texts), None, None
     try:
-        fmt = _infer_format(path)
+        fmt = format or _infer_format(path)
     except ValueError as error:
-        raise DataError(f"{path}: {error}; or .txt for plain text") from None
+        raise DataError(f"{path}: {error}, txt or conll") from None
     if label_column:
         dataset, names = labelled_text(path, text_column, label_column, labels, fmt)
         texts, ids = labelled_arrays(dataset)
@@ -218,6 +241,7 @@ def load_splits(
     builtin=None,
     valid_fraction=0.05,
     seed=0,
+    format=None,
 ):
     """Train and validation texts (and labels) from files, a dataset, or the
     built-in reviews.
@@ -232,6 +256,7 @@ def load_splits(
         builtin: `(folder, train_size, seed)`: with neither, the built-in
             reviews are written there (`builtin.write_text_corpus`, or
             `write_sentiment_corpus` with labels) and read back.
+        format: The files' format, as `read_texts` takes it.
 
     Returns:
         `((texts, labels), (texts, labels), label_names)`; labels and names
@@ -241,7 +266,8 @@ def load_splits(
 
     def read(paths, names=None):
         parts = [
-            read_texts(p, text_column, label_column, names) for p in paths.split(",")
+            read_texts(p, text_column, label_column, names, format)
+            for p in paths.split(",")
         ]
         labels = None if label_column is None else np.concatenate([p[1] for p in parts])
         return [t for p in parts for t in p[0]], labels, parts[0][2]
