@@ -284,10 +284,13 @@ class LanguageModel(SequenceModel):
         return token_cross_entropy(tf.boolean_mask(y, valid), self.logits(hidden))
 
     def batch_task_loss(self, x, y, sample_weight=None, training=True):
-        """`task_loss(x, y, self(x))`, projecting only where targets are."""
-        losses = self.token_losses(x, y, training)
-        count = tf.cast(tf.size(losses), losses.dtype)
-        return tf.math.divide_no_nan(tf.reduce_sum(losses), count)
+        """`task_loss(x, y, self(x))`: the mean over non-padding targets.
+
+        Unlike `token_losses` it projects every position: under XLA the
+        boolean gather of the valid positions compiles to a step a thousand
+        times slower (75 s against 0.08 s for 32 x 31 tokens on CPU).
+        """
+        return sequence_cross_entropy(y, self(x, training=training))
 
     # -- decoding --------------------------------------------------------------
 
