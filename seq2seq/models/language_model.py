@@ -228,7 +228,7 @@ class LanguageModel(SequenceModel):
             state["step_input"] = self.step_condition(c)
         return state
 
-    def _embed(self, ids, state, training):
+    def _embed(self, ids, state):
         embedded = self.embedding(ids)
         if self.condition_every_step:
             step_input = state["step_input"]
@@ -247,7 +247,7 @@ class LanguageModel(SequenceModel):
         """Teacher forcing from `state`: top outputs `[batch, time, units]`
         and the decoding state after the last valid token of each row."""
         mask = tf.not_equal(ids, 0)
-        x = self.token_dropout(self._embed(ids, state, training), training=training)
+        x = self.token_dropout(self._embed(ids, state), training=training)
         final = []
         for index, (layer, initial) in enumerate(
             zip(self.rnn_layers, state["states"], strict=True)
@@ -303,7 +303,7 @@ class LanguageModel(SequenceModel):
 
     def step(self, ids, state):
         """One token: `(logits [batch, vocabulary], new_state)`."""
-        x = self._embed(tf.cast(ids, tf.int32), state, training=False)
+        x = self._embed(tf.cast(ids, tf.int32), state)
         new_states = []
         for index, (layer, states) in enumerate(
             zip(self.rnn_layers, state["states"], strict=True)
