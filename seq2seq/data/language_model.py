@@ -30,6 +30,7 @@ from seq2seq.data.transforms import bucket_by_length
 from seq2seq.text.normalize import clean_text
 
 TEXT_SUFFIXES = (".txt", ".text")
+FORMATS = ("txt", "tsv", "csv", "jsonl", "conll")
 
 
 def _cleaned(texts) -> list[str]:
@@ -78,6 +79,8 @@ def read_texts(path, text_column="text", label_column=None, labels=None, format=
     """
     path = os.fspath(path)
     name = path[:-3] if path.endswith(".gz") else path
+    if format not in (None, *FORMATS):
+        raise DataError(f"format must be one of {list(FORMATS)}. Received: {format!r}")
     if format == "conll":
         if label_column:
             raise DataError(f"{path}: a CoNLL file has no label column")

@@ -33,6 +33,8 @@ def test_conll_sentences_and_labelled_jsonl(tmp_path):
         lm_data.read_texts(jsonl, text_column="body")
     with pytest.raises(DataError, match=r"eng.train: .*cannot tell the format"):
         lm_data.read_texts(conll)
+    with pytest.raises(DataError, match=r"format must be one of .* Received: 'xml'"):
+        lm_data.read_texts(conll, format="xml")
 
 
 def test_windows_make_every_piece_a_target_once():
