@@ -101,8 +101,9 @@ def main(argv=None):
     spm = os.path.join(config.output_dir, "spm")
     size = config.vocab_size or (8000 if config.train or config.dataset else 200)
     tokenizer = sentencepiece_tokenizer(config.spm_model, train_texts, spm, size)
-    if config.spm_model:  # the output folder holds its tokenizer, for --init-from
-        shutil.copy(config.spm_model, spm + ".model")
+    copy = spm + ".model"  # the output folder holds its tokenizer, for --init-from
+    if config.spm_model and os.path.abspath(config.spm_model) != os.path.abspath(copy):
+        shutil.copy(config.spm_model, copy)
     bos, eos = tokenizer.bos_id, tokenizer.eos_id
     train_ids, valid_ids = (
         lm_data.piece_ids(tokenizer, texts) for texts in (train_texts, valid_texts)
