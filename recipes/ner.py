@@ -8,11 +8,9 @@ minutes on 2 cores (validation F1 95.2, test 95.6 on names unseen in train):
 CoNLL-2003 English, the original files (IOB1 tags; validation entity F1
 89.78 after 6 epochs, 31 minutes on a shared 2-core machine; see the README):
 
-    python recipes/ner.py \\
-        --train ../shared/data/conll2003/eng.train \\
-        --valid ../shared/data/conll2003/eng.testa \\
-        --tag-scheme iob1 --epochs 6 --batch-size 64 --max-word-length 16 \\
-        --patience 3 --output-dir runs/conll2003
+    python recipes/ner.py --train ../shared/data/conll2003/eng.train \\
+        --valid ../shared/data/conll2003/eng.testa --tag-scheme iob1 --epochs 6 \\
+        --batch-size 64 --max-word-length 16 --patience 3 --output-dir runs/conll2003
 
 or the IOB2 copy (`--train .../iob2/train.txt --valid .../iob2/valid.txt
 --tag-scheme iob2`), or a Hugging Face dataset (`--dataset conll2003`), or a
@@ -38,7 +36,7 @@ from seq2seq import cli  # first: TensorFlow starts quietly (--tf-logs true: not
 import keras
 
 from seq2seq import data, evaluation, serving, training
-from seq2seq.models import SequenceTagger
+from seq2seq.models import SequenceTagger, transfer
 from seq2seq.tagging_schemes import iob2_names, transition_constraints
 from seq2seq.training import Trainer, option
 
@@ -51,6 +49,7 @@ class Config(training.TrainingConfig):
     tag_scheme: str = option("iob2", "scheme of the files' tags: iob1, iob2 or iobes")
     dataset: str | None = option(None, "Hugging Face dataset name, e.g. conll2003")
     dataset_config: str | None = option(None, "the dataset's configuration, if any")
+    init_from: str | None = option(None, "start from a language model's output dir")
     tokens_column: str = option("tokens", "dataset column of the words")
     tags_column: str = option("ner_tags", "dataset column of the tags")
     model_scheme: str = option("iobes", "scheme the model learns: iob2 or iobes")
@@ -162,6 +161,7 @@ def main(argv=None):
                 **constraints,
             )
         model(next(iter(train))[0])  # build the weights (resuming restores them)
+        transfer.init_from(model, config.init_from, features.word_vocabulary)
         optimizer = keras.optimizers.Adam(config.learning_rate)
     trainer = Trainer(model, optimizer, config, strategy, monitor="val_f1", mode="max")
 

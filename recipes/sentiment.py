@@ -45,7 +45,7 @@ from seq2seq import cli  # first: TensorFlow starts quietly (--tf-logs true: not
 import keras
 
 from seq2seq import data, evaluation, serving, training
-from seq2seq.models import MacroF1Score, TextClassifier
+from seq2seq.models import MacroF1Score, TextClassifier, transfer
 from seq2seq.text import sentencepiece_tokenizer
 from seq2seq.training import option
 
@@ -64,9 +64,8 @@ class Config(training.TrainingConfig):
     keep_overlap: bool = option(False, "keep carved texts also found in train")
     synthetic_examples: int = option(4000, "built-in corpus: train size (others 1/6)")
     spm_model: str | None = option(None, "a SentencePiece model (default: train one)")
-    vocab_size: int | None = option(
-        None, "pieces of a trained model (8000; built-in 120)"
-    )
+    vocab_size: int | None = option(None, "pieces to train (8000; built-in 120)")
+    init_from: str | None = option(None, "start from a language model's output dir")
     embedding_size: int = option(64, "token embedding size")
     units: int = option(64, "units per RNN layer (per direction if bidirectional)")
     num_layers: int = option(1, "stacked RNN layers")
@@ -126,7 +125,7 @@ def main(argv=None):
         label_names = [n.strip() for n in config.label_names.split(",")]
     print(data.classification.label_counts(train_split[1], label_names))
     tokenizer = sentencepiece_tokenizer(
-        config.spm_model,
+        config.spm_model or transfer.tokenizer_file(config.init_from),
         (text.decode() for text in train_split[0]),
         os.path.join(config.output_dir, "spm"),
         config.vocab_size or (8000 if config.train or config.dataset else 120),
@@ -161,6 +160,7 @@ def main(argv=None):
                 dropout=config.dropout,
             )
         model(next(iter(train))[0])  # build the weights (resuming restores them)
+        transfer.init_from(model, config.init_from, tokenizer)  # --init-from LM_DIR
         optimizer = keras.optimizers.Adam(config.learning_rate)
     metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
     metrics.append(MacroF1Score(len(label_names)))

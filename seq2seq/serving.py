@@ -606,3 +606,216 @@ def show_examples(path, texts, defaults=()) -> list[str]:
     for line in lines:
         print(f"  {line}")
     return lines
+
+
+class LanguageModelServer(tf.Module):
+    """Text prefixes in, continuations and next words out.
+
+    A prefix is cleaned (`clean_text`) and tokenized; a prefix longer than
+    `max_prefix_length` pieces keeps its last ones (flagged in
+    `truncated`). The model reads `[BOS] + pieces` and continues from there;
+    an empty prefix starts a text. A conditioned model also takes a label
+    name per prefix; an unknown label is served as the first label and
+    flagged in `label_known`.
+
+    Args:
+        model: A `LanguageModel`.
+        tokenizer: Its `SentencePieceTokenizer` (without BOS/EOS).
+        label_names: One name per class of a class-conditioned model.
+        num_completions: `k` continuations per prefix.
+        mode: `"sample"` (temperature, top-k, top-p) or `"beam"` (the k best
+            of a beam search).
+        max_length: Pieces generated at most.
+        temperature, top_k, top_p: Sampling options.
+        num_words, max_word_pieces: `next_words` returns the `num_words`
+            most probable next words of at most `max_word_pieces` pieces.
+        max_prefix_length: Pieces of a prefix read.
+    """
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        label_names=None,
+        num_completions=3,
+        mode="sample",
+        max_length=40,
+        temperature=1.0,
+        top_k=0,
+        top_p=1.0,
+        num_words=5,
+        max_word_pieces=8,
+        max_prefix_length=256,
+    ):
+        super().__init__()
+        import numpy as np
+        import sentencepiece
+
+        from seq2seq import decoding
+
+        if mode not in ("sample", "beam"):
+            raise ValueError(f"mode must be 'sample' or 'beam'. Received: {mode!r}")
+        if model.condition_size is not None:
+            raise ValueError(
+                "export_language_model serves unconditioned or class-conditioned "
+                f"models. Received: a model with condition_size={model.condition_size}"
+            )
+        if model.conditioned and len(label_names or ()) != model.num_conditions:
+            raise ValueError(
+                f"label_names must name each of the model's {model.num_conditions} "
+                f"classes. Received: {label_names!r}"
+            )
+        self.model, self.tokenizer = model, tokenizer
+        self.label_names = tf.constant([str(n) for n in label_names or [""]])
+        self.k, self.mode, self.max_length = int(num_completions), mode, max_length
+        self.sampling = {"temperature": temperature, "top_k": top_k, "top_p": top_p}
+        self.num_words, self.max_word_pieces = int(num_words), int(max_word_pieces)
+        self.max_prefix_length = int(max_prefix_length)
+        processor = sentencepiece.SentencePieceProcessor(model_proto=tokenizer.model)
+        ids = range(processor.get_piece_size())
+        special = np.array(
+            [processor.is_control(i) or processor.is_unknown(i) for i in ids]
+        )
+        starts = np.array([processor.id_to_piece(i).startswith("\u2581") for i in ids])
+        self._word_step = decoding.word_step(
+            model.step, starts & ~special, ~starts & ~special, tokenizer.eos_id
+        )
+        self._decoding = decoding
+
+    def _prefix(self, text, label):
+        """Pieces kept, the state before their last id, that id, flags."""
+        pieces = self.tokenizer(clean_text(text))
+        truncated = pieces.row_lengths() > self.max_prefix_length
+        pieces = pieces[:, -self.max_prefix_length :]
+        batch = tf.shape(text)[0]
+        bos = tf.fill([batch, 1], tf.constant(self.tokenizer.bos_id, tf.int32))
+        full = tf.concat([bos, tf.cast(pieces, tf.int32)], axis=1)
+        last = tf.gather(full.flat_values, full.row_limits() - 1)
+        read = full[:, :-1].to_tensor(0)
+        read = tf.pad(read, [[0, 0], [0, 1]])  # at least one (padded) column
+        matches = tf.equal(label[:, None], self.label_names[None, :])
+        known = tf.reduce_any(matches, axis=1)
+        condition = None
+        if self.model.conditioned:
+            condition = tf.argmax(
+                tf.cast(matches, tf.int32), axis=1, output_type=tf.int32
+            )
+        state = self.model.prefix_state(read, condition)
+        return pieces, state, last, truncated, known
+
+    def complete(self, text, label):
+        """`k` continuations per prefix, their log-probabilities, flags."""
+        pieces, state, last, truncated, known = self._prefix(text, label)
+        batch, k = tf.shape(text)[0], self.k
+        eos = self.tokenizer.eos_id
+        if self.mode == "beam":
+            ids, lengths, scores = self._decoding.beam_search(
+                self.model.step, state, last, eos, self.max_length, k
+            )
+        else:
+            seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int32)
+            ids, lengths, scores = self._decoding.sample(
+                self.model.step,
+                tf.nest.map_structure(lambda s: tf.repeat(s, k, axis=0), state),
+                tf.repeat(last, k),
+                eos,
+                self.max_length,
+                seed=seed,
+                **self.sampling,
+            )
+        ids = tf.reshape(ids, [batch * k, self.max_length])
+        continuation = strip_to_ragged(ids, tf.reshape(lengths, [-1]), eos)
+        whole = tf.concat([_repeat_rows(pieces, k), continuation], axis=1)
+        return {
+            "completions": tf.reshape(
+                self.tokenizer.detokenize(continuation), [batch, k]
+            ),
+            "texts": tf.reshape(self.tokenizer.detokenize(whole), [batch, k]),
+            "scores": tf.reshape(scores, [batch, k]),
+            "truncated": truncated,
+            "label_known": known,
+        }
+
+    def next_words(self, text, label):
+        """The `num_words` most probable next words and their probabilities."""
+        _, state, last, truncated, known = self._prefix(text, label)
+        batch = tf.shape(text)[0]
+        word_end = self.model.vocabulary_size
+        ids, lengths, scores = self._decoding.beam_search(
+            self._word_step,
+            self._decoding.word_state(state, batch),
+            last,
+            word_end,
+            self.max_word_pieces,
+            self.num_words,
+        )
+        flat = tf.reshape(ids, [-1, self.max_word_pieces])
+        word_pieces = strip_to_ragged(flat, tf.reshape(lengths, [-1]), word_end)
+        words = tf.strings.strip(self.tokenizer.detokenize(word_pieces))
+        return {
+            "words": tf.reshape(words, [batch, self.num_words]),
+            "probabilities": tf.exp(scores),
+            "truncated": truncated,
+            "label_known": known,
+        }
+
+
+def _repeat_rows(ragged, times):
+    """Each row of a ragged tensor `times` times in a row."""
+    rows = tf.repeat(tf.range(ragged.nrows(out_type=tf.int32)), times)
+    return tf.gather(ragged, rows)
+
+
+def export_language_model(model, tokenizer, path, label_names=None, **options):
+    """Saves a SavedModel with the signatures `complete` and `next_words`.
+
+    Both take `text` (`tf.string [None]`, prefixes; empty starts a text),
+    and for a class-conditioned model `label` (`tf.string [None]`, a label
+    name per prefix). `complete` returns `completions` and `texts`
+    (`tf.string [None, k]`: the continuation alone, and the prefix with
+    it), `scores` (`float32 [None, k]`, summed log-probabilities of the
+    continuation's pieces, EOS included), `truncated` and `label_known`
+    (`bool [None]`). `next_words` returns `words` (`tf.string [None,
+    num_words]`) and `probabilities` (`float32 [None, num_words]`, see
+    `seq2seq.decoding.words`), with the same flags. `serving_default` is
+    `complete`. It loads with only `tensorflow` and `tensorflow_text`.
+
+    Args:
+        model: A `LanguageModel`, unconditioned or class-conditioned.
+        tokenizer: Its `SentencePieceTokenizer`.
+        path: The SavedModel directory.
+        label_names: The class names of a class-conditioned model.
+        **options: `LanguageModelServer` options.
+
+    Returns:
+        The path.
+    """
+    server = LanguageModelServer(model, tokenizer, label_names, **options)
+    text = tf.TensorSpec([None], tf.string, name="text")
+    specs = [text]
+    if model.conditioned:
+        specs.append(tf.TensorSpec([None], tf.string, name="label"))
+
+        def complete(text, label):
+            return server.complete(text, label)
+
+        def next_words(text, label):
+            return server.next_words(text, label)
+    else:
+
+        def complete(text):
+            return server.complete(text, tf.fill(tf.shape(text), ""))
+
+        def next_words(text):
+            return server.next_words(text, tf.fill(tf.shape(text), ""))
+
+    ids = tf.ones([1, 1], tf.int32)
+    model((ids, tf.zeros([1], tf.int32)) if model.conditioned else ids)  # variables
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(tokenizer)
+    # The first endpoint is also `serving_default`.
+    archive.add_endpoint("complete", complete, input_signature=specs)
+    archive.add_endpoint("next_words", next_words, input_signature=specs)
+    archive.write_out(str(path), verbose=False)
+    return path

@@ -101,3 +101,23 @@ def write_sentiment_corpus(folder, train_size, eval_size, seed=0) -> dict:
                 label_name = synthetic.SENTIMENT_LABELS[label]
                 file.write(json.dumps({"text": text, "label": label_name}) + "\n")
     return paths
+
+
+def write_text_corpus(folder, train_size, eval_size, seed=0) -> dict:
+    """The generated reviews' text alone, for a language model: one review a
+    line in `folder/{train,valid,test}.txt` (the texts of
+    `write_sentiment_corpus` with the same sizes and seed).
+
+    Returns:
+        `{split: path}`.
+    """
+    paths = {}
+    for name, size, split_seed in _split_seeds(
+        folder, (train_size, eval_size, eval_size), seed
+    ):
+        paths[name] = os.path.join(folder, f"{name}.txt")
+        with open(paths[name], "w", encoding="utf-8") as file:
+            file.writelines(
+                f"{t}\n" for t, _ in synthetic.sentiment_reviews(size, split_seed)
+            )
+    return paths

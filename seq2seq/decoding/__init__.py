@@ -11,6 +11,7 @@ from seq2seq.decoding.search import (
     max_lengths,
     sample,
 )
+from seq2seq.decoding.words import word_state, word_step
 
 __all__ = [
     "beam_search",
@@ -19,4 +20,6 @@ __all__ = [
     "length_penalty",
     "max_lengths",
     "sample",
+    "word_state",
+    "word_step",
 ]

@@ -299,8 +299,8 @@ def sample(
         top_k: If > 0, only the `top_k` most likely tokens can be drawn.
         top_p: If < 1, only the smallest set of most likely tokens whose
             probability reaches `top_p` can be drawn (nucleus sampling).
-        seed: Optional `[2]` int seed for reproducible draws
-            (`tf.random.stateless_categorical`).
+        seed: Optional `[2]` int seed (a list or a tensor) for reproducible
+            draws (`tf.random.stateless_categorical`).
         The other arguments: as in `greedy_search`.
 
     Returns:
@@ -310,7 +310,7 @@ def sample(
     start_ids = tf.cast(start_ids, tf.int32)
     batch_size = tf.shape(start_ids)[0]
     limits = max_lengths(batch_size, max_length, source_lengths, max_length_ratio)
-    seed = tf.constant([0, 0] if seed is None else seed, tf.int32)
+    seed = tf.cast(tf.convert_to_tensor([0, 0] if seed is None else seed), tf.int32)
     if not temperature > 0:
         raise ValueError(
             f"temperature must be > 0. Received: temperature={temperature}"
