@@ -153,6 +153,14 @@ def parse_args(argv=None):
     parser.add_argument("--corpus", help="sentences for SentencePiece (one a line)")
     parser.add_argument("--output-dir", help="keep the exports here")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--translator-export",
+        help="measure this translator export (e.g. a trained one) instead of "
+        "building an untrained one",
+    )
+    parser.add_argument(
+        "--words-from", help="take the requests' words from this text file"
+    )
     return parser.parse_args(argv)
 
 
@@ -186,7 +194,9 @@ def build_exports(args, folder, words, rng):
         )
         tokenizer = SentencePieceTokenizer(f"{folder}/spm.model")
         print(f"SentencePiece: {tokenizer.vocabulary_size()} pieces", flush=True)
-    if "translator" in names:
+    if "translator" in names and args.translator_export:
+        exports["translator (given)"] = args.translator_export
+    elif "translator" in names:
         size = tokenizer.vocabulary_size()
         model = EncoderDecoder(
             size,
@@ -320,11 +330,15 @@ def main(argv=None):
         folder = args.output_dir or scratch
         os.makedirs(folder, exist_ok=True)
         exports = build_exports(args, folder, words, rng)
+        request_words = words[:5000]
+        if args.words_from:
+            with open(args.words_from, encoding="utf-8") as file:
+                request_words = sorted({w for line in file for w in line.split()})
         print(f"load average before: {os.getloadavg()}", flush=True)
         reports = {}
         for name, path in exports.items():
             start = time.perf_counter()
-            reports[name] = measure(path, args, words[:5000])
+            reports[name] = measure(path, args, request_words)
             print(f"measured {name}: {time.perf_counter() - start:.0f} s", flush=True)
         print(f"load average after: {os.getloadavg()}")
     print_tables(reports)
