@@ -91,16 +91,13 @@ def write_sentiment_corpus(folder, train_size, eval_size, seed=0) -> dict:
     Returns:
         `{split: path}`.
     """
-    paths = {}
-    for name, size, split_seed in _split_seeds(
-        folder, (train_size, eval_size, eval_size), seed
-    ):
-        paths[name] = os.path.join(folder, f"{name}.jsonl")
-        with open(paths[name], "w", encoding="utf-8") as file:
-            for text, label in synthetic.sentiment_reviews(size, split_seed):
-                label_name = synthetic.SENTIMENT_LABELS[label]
-                file.write(json.dumps({"text": text, "label": label_name}) + "\n")
-    return paths
+
+    def records(size, split_seed):
+        for text, label in synthetic.sentiment_reviews(size, split_seed):
+            record = {"text": text, "label": synthetic.SENTIMENT_LABELS[label]}
+            yield json.dumps(record) + "\n"
+
+    return _write_review_splits(folder, train_size, eval_size, seed, "jsonl", records)
 
 
 def write_text_corpus(folder, train_size, eval_size, seed=0) -> dict:
@@ -111,13 +108,20 @@ def write_text_corpus(folder, train_size, eval_size, seed=0) -> dict:
     Returns:
         `{split: path}`.
     """
+
+    def lines(size, split_seed):
+        return (f"{t}\n" for t, _ in synthetic.sentiment_reviews(size, split_seed))
+
+    return _write_review_splits(folder, train_size, eval_size, seed, "txt", lines)
+
+
+def _write_review_splits(folder, train_size, eval_size, seed, extension, lines):
+    """Writes `lines(size, split_seed)` to `folder/{split}.{extension}`."""
     paths = {}
     for name, size, split_seed in _split_seeds(
         folder, (train_size, eval_size, eval_size), seed
     ):
-        paths[name] = os.path.join(folder, f"{name}.txt")
+        paths[name] = os.path.join(folder, f"{name}.{extension}")
         with open(paths[name], "w", encoding="utf-8") as file:
-            file.writelines(
-                f"{t}\n" for t, _ in synthetic.sentiment_reviews(size, split_seed)
-            )
+            file.writelines(lines(size, split_seed))
     return paths
