@@ -72,6 +72,9 @@ def parse_args(argv=None):
     parser.add_argument("--dropout", type=float, default=0.3)
     parser.add_argument("--paths", default="new,old", help="which paths, in order")
     parser.add_argument("--mixed-precision", action="store_true")
+    parser.add_argument(
+        "--projection-dtype", help="bfloat16: the new path's loss projection"
+    )
     return parser.parse_args(argv)
 
 
@@ -131,6 +134,7 @@ def build_model(args, vocabulary_size, sample):
         share_embeddings=True,
         tie_embeddings=args.embedding_size == args.units,
         label_smoothing=0.1,
+        projection_dtype=args.projection_dtype,
     )
     model(sample)
     return model

@@ -44,6 +44,10 @@ class EncoderDecoder(SequenceModel):
         share_embeddings: One embedding for source and target (one shared
             vocabulary: the sizes must be equal).
         label_smoothing: ε of the loss.
+        projection_dtype: `None` (the compute dtype) or `"bfloat16"`: the
+            training loss's three output-projection matmuls in bfloat16
+            (`losses.projected_cross_entropy`'s `matmul_dtype`; the weights,
+            the softmax and decoding stay as they are).
     """
 
     def __init__(
@@ -63,9 +67,13 @@ class EncoderDecoder(SequenceModel):
         tie_embeddings=False,
         share_embeddings=False,
         label_smoothing=0.0,
+        projection_dtype=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.projection_dtype = validation.one_of(
+            "projection_dtype", projection_dtype, (None, "bfloat16")
+        )
         self.source_vocabulary_size = validation.positive_int(
             "source_vocabulary_size", source_vocabulary_size
         )
@@ -203,6 +211,7 @@ class EncoderDecoder(SequenceModel):
             tf.cast(weights, dtype),
             tf.cast(bias, dtype),
             self.label_smoothing,
+            matmul_dtype=self.projection_dtype,
         )
 
     def call(self, inputs, training=False):
@@ -315,4 +324,5 @@ class EncoderDecoder(SequenceModel):
             "tie_embeddings": self.tie_embeddings,
             "share_embeddings": self.share_embeddings,
             "label_smoothing": self.label_smoothing,
+            "projection_dtype": self.projection_dtype,
         }

@@ -57,7 +57,9 @@ def _smoothed_cross_entropy(logits, labels, epsilon):
     return forward(logits)
 
 
-def projected_cross_entropy(labels, inputs, weights, bias, label_smoothing=0.0):
+def projected_cross_entropy(
+    labels, inputs, weights, bias, label_smoothing=0.0, matmul_dtype=None
+):
     """`token_cross_entropy(labels, inputs @ weights^T + bias)`, in one piece.
 
     The output projection and the loss as one function with one hand-written
@@ -86,6 +88,12 @@ def projected_cross_entropy(labels, inputs, weights, bias, label_smoothing=0.0):
             `Dense` kernel transposed).
         bias: `[V]`.
         label_smoothing: ε, as in `token_cross_entropy`.
+        matmul_dtype: `None` (the inputs' dtype) or `"bfloat16"`: the three
+            matmuls, forward and backward, round their operands to it and
+            their results back to float32 (the softmax and the corrections
+            stay in float32). On a CPU with AMX or AVX512-BF16 they run
+            about 2.4x faster; the logits carry bfloat16's 8 significant
+            bits.
 
     Returns:
         `[n]` float32 losses.
@@ -93,11 +101,17 @@ def projected_cross_entropy(labels, inputs, weights, bias, label_smoothing=0.0):
     labels = tf.cast(labels, tf.int32)
     epsilon = label_smoothing
 
+    def matmul(a, b, **options):
+        if matmul_dtype is None:
+            return tf.matmul(a, b, **options)
+        a, b = tf.cast(a, matmul_dtype), tf.cast(b, matmul_dtype)
+        return tf.cast(tf.matmul(a, b, **options), tf.float32)
+
     @tf.custom_gradient
     def forward(inputs, weights, bias):
-        logits = tf.cast(
-            tf.nn.bias_add(tf.matmul(inputs, weights, transpose_b=True), bias),
-            tf.float32,
+        logits = tf.nn.bias_add(
+            tf.cast(matmul(inputs, weights, transpose_b=True), tf.float32),
+            tf.cast(bias, tf.float32),
         )
         probs = tf.nn.softmax(logits)
         log_normalizer = tf.reduce_max(logits, -1) - tf.math.log(
@@ -119,9 +133,9 @@ def projected_cross_entropy(labels, inputs, weights, bias, label_smoothing=0.0):
             scale = upstream[:, None]
             scaled_inputs = scale * inputs32
             label_share = (1.0 - epsilon) * upstream
-            d_inputs = scale * tf.matmul(probs, weights32)
+            d_inputs = scale * matmul(probs, weights32)
             d_inputs -= label_share[:, None] * tf.gather(weights32, labels)
-            d_weights = tf.matmul(probs, scaled_inputs, transpose_a=True)
+            d_weights = matmul(probs, scaled_inputs, transpose_a=True)
             classes = tf.shape(weights)[0]
             d_weights -= tf.math.unsorted_segment_sum(
                 (1.0 - epsilon) * scaled_inputs, labels, classes

@@ -74,3 +74,31 @@ def test_projected_cross_entropy_equals_projection_then_loss(rng, epsilon, token
     for got, expected, name in zip(*results, names, strict=True):
         assert got.shape == expected.shape, name
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+def test_bfloat16_matmuls_stay_close_to_float32(rng):
+    """`matmul_dtype="bfloat16"`: within bfloat16's rounding of float32."""
+    tokens, vocabulary, size = 64, 50, 16
+    inputs = tf.constant(rng.normal(size=(tokens, size)), tf.float32)
+    weights = tf.constant(rng.normal(scale=0.3, size=(vocabulary, size)), tf.float32)
+    bias = tf.constant(rng.normal(size=vocabulary), tf.float32)
+    labels = tf.constant(rng.integers(0, vocabulary, size=tokens), tf.int32)
+    results = []
+    for dtype in (None, "bfloat16"):
+        with tf.GradientTape() as tape:
+            tape.watch([inputs, weights, bias])
+            losses = projected_cross_entropy(
+                labels, inputs, weights, bias, 0.1, matmul_dtype=dtype
+            )
+            total = tf.reduce_mean(losses)
+        gradients = tape.gradient(total, [inputs, weights, bias])
+        assert losses.dtype == tf.float32
+        assert [g.dtype for g in gradients] == [tf.float32] * 3
+        results.append([losses.numpy(), *[g.numpy() for g in gradients]])
+    exact, rounded = results
+    np.testing.assert_allclose(rounded[0], exact[0], rtol=2e-2)
+    for got, expected in zip(rounded[1:], exact[1:], strict=True):
+        scale = np.abs(expected).max()
+        assert np.abs(got - expected).max() < 2e-2 * scale
+    # Not the float32 computation under another name.
+    assert np.abs(rounded[0] - exact[0]).max() > 0
