@@ -5,10 +5,9 @@ import pytest
 import tensorflow as tf
 
 from seq2seq import serving
-from seq2seq.models import SequenceTagger
-from seq2seq.tagging_schemes import iob2_names, tags_to_spans, transition_constraints
-from seq2seq.text import CharacterVocabulary, WordFeatures, WordVocabulary
+from seq2seq.tagging_schemes import iob2_names, tags_to_spans
 from tests.serving.fresh_process import serve_in_fresh_process
+from tests.serving.tiny_models import tiny_tagger
 
 TRAIN = [["EU", "rejects", "German", "call"], ["Peter", "Blackburn", "visits", "Bonn"]]
 TAGS = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "E-LOC", "S-LOC"]
@@ -24,24 +23,7 @@ INVALID_UTF8 = b"\xff\xfe Bonn \xc3"
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    features = WordFeatures(
-        WordVocabulary.from_sentences(TRAIN, lowercase=True),
-        CharacterVocabulary.from_sentences(TRAIN),
-        max_word_length=8,
-    )
-    allowed, start, end = transition_constraints(TAGS, "iobes")
-    model = SequenceTagger(
-        features.word_vocabulary.vocabulary_size(),
-        features.character_vocabulary.vocabulary_size(),
-        len(TAGS),
-        word_embedding_size=6,
-        character_embedding_size=4,
-        character_units=3,
-        units=5,
-        allowed_transitions=allowed,
-        allowed_start=start,
-        allowed_end=end,
-    )
+    features, model = tiny_tagger(TRAIN, TAGS)
     path = tmp_path_factory.mktemp("tagger") / "export"
     iob2 = iob2_names(TAGS, "iobes")
     serving.export_tagger(model, features, iob2, path)

@@ -15,14 +15,12 @@ import pytest
 import tensorflow as tf
 
 from seq2seq import serving
-from seq2seq.models import EncoderDecoder, SequenceTagger, TextClassifier
-from seq2seq.tagging_schemes import iob2_names, transition_constraints
+from seq2seq.models import EncoderDecoder, TextClassifier
+from seq2seq.tagging_schemes import iob2_names
 from seq2seq.text import (
-    CharacterVocabulary,
     SentencePieceTokenizer,
-    WordFeatures,
-    WordVocabulary,
 )
+from tests.serving.tiny_models import tiny_tagger
 
 WORDS = ["the", "cat", "sat", "on", "mat", "a", "dog", "ran", "in", "park"]
 GOOD = ["the cat sat on the mat", "a dog ran in the park", "two men play football"]
@@ -131,25 +129,8 @@ def make_exports(spm_model, folder):
         size, size, embedding_size=8, units=8, share_embeddings=True
     )
     sentences = [s.split() for s in GOOD]
-    features = WordFeatures(
-        WordVocabulary.from_sentences(sentences, lowercase=True),
-        CharacterVocabulary.from_sentences(sentences),
-        max_word_length=8,
-    )
     tags = ["O", "B-PER", "I-PER", "E-PER", "S-PER"]
-    allowed, start, end = transition_constraints(tags, "iobes")
-    tagger = SequenceTagger(
-        features.word_vocabulary.vocabulary_size(),
-        features.character_vocabulary.vocabulary_size(),
-        len(tags),
-        word_embedding_size=6,
-        character_embedding_size=4,
-        character_units=3,
-        units=5,
-        allowed_transitions=allowed,
-        allowed_start=start,
-        allowed_end=end,
-    )
+    features, tagger = tiny_tagger(sentences, tags)
     classifier = TextClassifier(size, num_classes=3, embedding_size=8, units=8)
     return {
         "translator": serving.export_translator(
