@@ -125,9 +125,14 @@ CHILD = textwrap.dedent(
     report["runs"] = runs
 
     by_size = {}
-    for _ in range(config["requests"]):
+    report["rss_every_1000_mb"] = []
+    for i in range(config["requests"]):
         batch = texts(rng.randint(1, 8), 1, config["max_words_random"])
         by_size.setdefault(len(batch), []).append(timed(batch))
+        if (i + 1) % 1000 == 0:
+            report["rss_every_1000_mb"].append(rss_mb())
+            message = f"{i + 1} requests, RSS {rss_mb():.1f} MB"
+            print(message, file=sys.stderr, flush=True)
     report["random"] = by_size
     report["rss_after_random_mb"] = rss_mb()
     loaded_modules = sorted({m.split(".")[0] for m in sys.modules})
@@ -270,14 +275,16 @@ def measure(path, args, words):
         "max_words": args.max_words,
         "max_words_random": args.max_words_random,
     }
+    # The child's stderr passes through, so its progress shows while it runs.
     completed = subprocess.run(
         [sys.executable, "-c", CHILD],
         input=json.dumps(config),
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
+        env={"TF_CPP_MIN_LOG_LEVEL": "2", **os.environ},
     )
     if completed.returncode:
-        raise RuntimeError(completed.stderr[-3000:])
+        raise RuntimeError(f"the serving process exited with {completed.returncode}")
     report = json.loads(completed.stdout.strip().splitlines()[-1])
     assert not report["seq2seq_loaded"]
     return report
@@ -319,6 +326,9 @@ def print_tables(reports):
             f"| {ratios[worst]:.2f} (batch {worst}) of {count} "
             f"| {before:.0f} | {after:.0f} | {100 * (after - before) / before:+.1f}% |"
         )
+    for name, report in reports.items():
+        trace = ", ".join(f"{mb:.0f}" for mb in report["rss_every_1000_mb"])
+        print(f"\n{name}: RSS every 1,000 random requests (MB): {trace}")
 
 
 def main(argv=None):

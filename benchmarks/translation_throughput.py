@@ -5,12 +5,14 @@ model: a bidirectional LSTM encoder and an LSTM decoder with Bahdanau
 attention and input feeding, 256 units, one shared and tied 8,000-piece
 vocabulary, dropout 0.3, label smoothing 0.1, Adam with warm-up and
 clipping) through `seq2seq.training.Trainer`, on the recipe's own batches,
-twice in one process:
+on each path asked for (`--paths`), one after the other in one process:
 
 - new: the fused attention decoder, logits only at the target tokens, and
   batches bucketed by exact length and padded to their longest pair, with
   the training step not compiled per shape (`--jit-compile false`, the
   recipe's default);
+- bf16: the new path with `--matmul-dtype bfloat16` (every matmul of the
+  training pass on bfloat16 operands, the rest in float32);
 - old: what the recipe ran before: the generic decoder loop, logits at every
   padded position, batches padded to the bounds 16, 32, 64, 128, and the
   step compiled with XLA.
@@ -70,12 +72,15 @@ def parse_args(argv=None):
     parser.add_argument("--embedding-size", type=int, default=256)
     parser.add_argument("--cell-type", default="lstm")
     parser.add_argument("--dropout", type=float, default=0.3)
-    parser.add_argument("--paths", default="new,old", help="which paths, in order")
-    parser.add_argument("--mixed-precision", action="store_true")
     parser.add_argument(
-        "--projection-dtype", help="bfloat16: the new path's loss projection"
+        "--paths", default="new,old", help="which paths, in order: new, bf16, old"
     )
-    return parser.parse_args(argv)
+    parser.add_argument("--mixed-precision", action="store_true")
+    args = parser.parse_args(argv)
+    unknown = set(args.paths.split(",")) - {"new", "bf16", "old"}
+    if unknown:
+        parser.error(f"--paths: unknown path(s) {sorted(unknown)}: use new, bf16, old")
+    return args
 
 
 def pairs_and_tokenizer(args, folder):
@@ -122,7 +127,7 @@ def batch_statistics(batches):
     return tokens, positions, shapes
 
 
-def build_model(args, vocabulary_size, sample):
+def build_model(args, vocabulary_size, sample, matmul_dtype=None):
     keras.utils.set_random_seed(0)
     model = EncoderDecoder(
         vocabulary_size,
@@ -134,7 +139,7 @@ def build_model(args, vocabulary_size, sample):
         share_embeddings=True,
         tie_embeddings=args.embedding_size == args.units,
         label_smoothing=0.1,
-        projection_dtype=args.projection_dtype,
+        matmul_dtype=matmul_dtype,
     )
     model(sample)
     return model
@@ -199,6 +204,7 @@ def component_times(model, batches, jit_compile, warmup):
                     model.token_losses(
                         tf.boolean_mask(outputs, valid),
                         tf.boolean_mask(target_out, valid),
+                        training=True,
                     )
                 )
         return tape.gradient(loss, projection_variables)
@@ -217,9 +223,10 @@ def component_times(model, batches, jit_compile, warmup):
 
 def run_path(name, args, vocabulary_size, batches, folder):
     """Trains `batches` (cached, with their statistics) on the `name` path."""
-    new = name == "new"
+    new = name != "old"
     batches, (tokens, positions, shapes) = batches
-    model = build_model(args, vocabulary_size, next(iter(batches))[0])
+    matmul_dtype = "bfloat16" if name == "bf16" else None
+    model = build_model(args, vocabulary_size, next(iter(batches))[0], matmul_dtype)
     model.decoder.fused = new
     if not new:
         # The base class's: logits at every position, then the loss.
@@ -268,7 +275,7 @@ def main(argv=None):
         # Every path's batches are made (and cached) before any training.
         batches = {}
         for name in names:
-            cached = cached_batches(pairs, tokenizer, args, name == "new")
+            cached = cached_batches(pairs, tokenizer, args, name != "old")
             batches[name] = (cached, batch_statistics(cached))
         size = tokenizer.vocabulary_size()
         results = [run_path(n, args, size, batches[n], folder) for n in names]

@@ -74,7 +74,9 @@ class Config(training.TrainingConfig):
         None, "tie the output layer to the embedding (None: if the sizes allow)"
     )
     label_smoothing: float = option(0.1, "label smoothing of the loss")
-    projection_dtype: str | None = option(None, "bfloat16: the loss's projection")
+    matmul_dtype: str | None = option(
+        None, "bfloat16: the training pass's matmuls on bfloat16 operands"
+    )
     max_length: int = option(127, "longest pair kept, in pieces (others counted)")
     tokens_per_batch: int = option(2048, "padded tokens per batch")
     bucket_width: int = option(1, "bucket pairs by length every this many pieces")
@@ -156,7 +158,7 @@ def main(argv=None):
                 share_embeddings=True,
                 tie_embeddings=config.tie_embeddings,
                 label_smoothing=config.label_smoothing,
-                projection_dtype=config.projection_dtype,
+                matmul_dtype=config.matmul_dtype,
             )
         model(next(iter(train))[0])  # build the weights (resuming restores them)
         optimizer = keras.optimizers.Adam(

@@ -69,6 +69,34 @@ def _arrays(dtype, size, count):
     return tuple(tf.TensorArray(dtype, size=size) for _ in range(count))
 
 
+# What a fused function's `matmul_dtype` may be: as the inputs, or bfloat16.
+MATMUL_DTYPES = (None, "bfloat16")
+
+
+def matmul(a, b, dtype=None, **kwargs):
+    """`tf.matmul(a, b, **kwargs)` with both operands rounded to `dtype`.
+
+    `dtype=None` is `tf.matmul` itself. With `"bfloat16"` the product runs on
+    bfloat16 operands (on CPUs with AMX or AVX512-BF16, oneDNN's bfloat16
+    kernels run about twice as fast as float32's) and comes back in `a`'s
+    dtype, so everything around the matmul (states, gate arithmetic, sums)
+    stays in the compute dtype. This is what `mixed_bfloat16` does not do: it
+    moves the elementwise work to bfloat16 too, where TensorFlow's CPU
+    kernels are slower than in float32. Weights are passed as `b`, already
+    rounded once per sequence (`_rounded`): casting a bfloat16 tensor to
+    bfloat16 is free.
+    """
+    if dtype is None:
+        return tf.matmul(a, b, **kwargs)
+    product = tf.matmul(tf.cast(a, dtype), tf.cast(b, dtype), **kwargs)
+    return tf.cast(product, a.dtype)
+
+
+def _rounded(weights, dtype):
+    """Weights as the matmuls read them: rounded to `dtype` once, or as they are."""
+    return list(weights) if dtype is None else [tf.cast(w, dtype) for w in weights]
+
+
 def _loop(time_steps, body, carry, reverse=False):
     """Runs `carry = body(t, carry)` for every step, optionally last first."""
 
@@ -90,7 +118,7 @@ def _flat(x):
     return tf.reshape(x, [-1, tf.shape(x)[-1]])
 
 
-def _gate_projections(x_tm, kernels):
+def _gate_projections(x_tm, kernels, dtype=None):
     """`x W_hx` for every step, one matmul and one array per gate.
 
     One matmul per gate writes each gate's block straight into its own array;
@@ -106,7 +134,7 @@ def _gate_projections(x_tm, kernels):
     # infer it from.
     return [
         _unstack(
-            tf.reshape(tf.matmul(flat, k), [shape[0], shape[1], tf.shape(k)[-1]]),
+            tf.reshape(matmul(flat, k, dtype), [shape[0], shape[1], tf.shape(k)[-1]]),
             shape[0],
         )
         for k in kernels
@@ -141,7 +169,7 @@ def _recurrent_inputs(H_prev, drop):
     return H_prev if drop is None else H_prev * drop
 
 
-def _through_kernels(d_gates, gate_kernels):
+def _through_kernels(d_gates, gate_kernels, dtype=None):
     """`sum_k d_k W_k^T`: the gradient that flows back into `h(t-1)`.
 
     `gate_kernels` are the forward pass's `[units, units]` blocks, read
@@ -149,13 +177,13 @@ def _through_kernels(d_gates, gate_kernels):
     """
     return tf.add_n(
         [
-            tf.matmul(d, k, transpose_b=True)
+            matmul(d, k, dtype, transpose_b=True)
             for d, k in zip(d_gates, gate_kernels, strict=True)
         ]
     )
 
 
-def _per_gate_weight_gradients(inputs_tm, d_gates):
+def _per_gate_weight_gradients(inputs_tm, d_gates, dtype=None):
     """`sum_t inputs(t)^T d_k(t)` for each gate's `d_k`, side by side.
 
     One matmul per gate reads each gate's gradient where the reverse loop
@@ -164,15 +192,16 @@ def _per_gate_weight_gradients(inputs_tm, d_gates):
     """
     flat = _flat(inputs_tm)
     return tf.concat(
-        [tf.matmul(flat, _flat(d), transpose_a=True) for d in d_gates], axis=-1
+        [matmul(flat, _flat(d), dtype, transpose_a=True) for d in d_gates],
+        axis=-1,
     )
 
 
-def _input_gradient(d_gates, kernels, x_tm):
+def _input_gradient(d_gates, kernels, x_tm, dtype=None):
     """`dL/dx(t) = sum_k d_k(t) W_kx^T` for every step, `[time, batch, features]`."""
     d_x = tf.add_n(
         [
-            tf.matmul(_flat(d), k, transpose_b=True)
+            matmul(_flat(d), k, dtype, transpose_b=True)
             for d, k in zip(d_gates, kernels, strict=True)
         ]
     )
@@ -180,23 +209,24 @@ def _input_gradient(d_gates, kernels, x_tm):
 
 
 def _lstm_forward(
-    x_tm, h0, c0, mask_tm, kernels, recurrent_kernels, biases, drop, keep
+    x_tm, h0, c0, mask_tm, kernels, recurrent_kernels, biases, drop, keep, dtype=None
 ):
     """The LSTM's forward loop over time-major inputs.
 
     `kernels`, `recurrent_kernels` and `biases` are the per-gate blocks (i, f,
     c, o). Returns `h_T`, `c_T` and a list of stacked `[time, batch, units]`
     arrays: the outputs, and with `keep` also what the backward pass reads
-    (the cells, their tanh, and the gates i, f, g, o).
+    (the cells, their tanh, and the gates i, f, g, o). `dtype`: the matmuls'
+    operand dtype (`matmul`), the kernels already rounded to it.
     """
     time_steps = tf.shape(x_tm)[0]
-    projections = _gate_projections(x_tm, kernels)
+    projections = _gate_projections(x_tm, kernels, dtype)
 
     def forward(t, carry):
         h, c, *saved = carry
         h_in = h if drop is None else h * drop
         z_i, z_f, z_c, z_o = (
-            p.read(t) + tf.matmul(h_in, k) + b
+            p.read(t) + matmul(h_in, k, dtype) + b
             for p, k, b in zip(projections, recurrent_kernels, biases, strict=True)
         )
         i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.tanh(z_c), tf.sigmoid(z_o)
@@ -215,11 +245,14 @@ def _lstm_forward(
     return h_T, c_T, [a.stack() for a in saved]
 
 
-def _gate_blocks(kernel, recurrent_kernel, bias, gates):
-    """Each weight split into its per-gate blocks, once per sequence."""
+def _gate_blocks(kernel, recurrent_kernel, bias, gates, dtype=None):
+    """Each weight split into its per-gate blocks, once per sequence.
+
+    The kernels' blocks are rounded to the matmuls' `dtype` (if any).
+    """
     return (
-        tf.split(kernel, gates, axis=-1),
-        tf.split(recurrent_kernel, gates, axis=-1),
+        _rounded(tf.split(kernel, gates, axis=-1), dtype),
+        _rounded(tf.split(recurrent_kernel, gates, axis=-1), dtype),
         tf.split(bias, gates, axis=-1),
     )
 
@@ -234,6 +267,7 @@ def lstm_sequence(
     bias,
     recurrent_dropout_mask=None,
     differentiable=True,
+    matmul_dtype=None,
 ):
     """Runs an LSTM over `inputs` with a hand-written backward pass.
 
@@ -247,6 +281,9 @@ def lstm_sequence(
         differentiable: False for inference: the forward loop alone, keeping
             nothing for a backward pass (gradients, if asked for anyway, come
             from autodiff through the loop).
+        matmul_dtype: None, or `"bfloat16"` to run every matmul, forward
+            and backward, on bfloat16 operands (see `matmul`); the states,
+            the gate arithmetic and the gradients stay in `inputs`' dtype.
 
     Returns:
         `(outputs [batch, time, units], h_T, c_T)`; at masked steps the output
@@ -261,9 +298,10 @@ def lstm_sequence(
             h0,
             c0,
             mask_tm,
-            *_gate_blocks(kernel, recurrent_kernel, bias, 4),
+            *_gate_blocks(kernel, recurrent_kernel, bias, 4, matmul_dtype),
             drop,
             keep=False,
+            dtype=matmul_dtype,
         )
         return _time_major(H), h_T, c_T
 
@@ -272,10 +310,19 @@ def lstm_sequence(
         time_steps = tf.shape(x_tm)[0]
         dtype = x_tm.dtype
         kernels, recurrent_kernels, biases = _gate_blocks(
-            kernel, recurrent_kernel, bias, 4
+            kernel, recurrent_kernel, bias, 4, matmul_dtype
         )
         h_T, c_T, (H, C, *activations) = _lstm_forward(
-            x_tm, h0, c0, mask_tm, kernels, recurrent_kernels, biases, drop, keep=True
+            x_tm,
+            h0,
+            c0,
+            mask_tm,
+            kernels,
+            recurrent_kernels,
+            biases,
+            drop,
+            keep=True,
+            dtype=matmul_dtype,
         )
 
         def gradient(d_H, d_h_T, d_c_T):
@@ -301,7 +348,7 @@ def lstm_sequence(
                     valid = mask_tm[t]
                     d_z = [tf.where(valid, d, tf.zeros_like(d)) for d in d_z]
                     d_c_prev = tf.where(valid, d_c_prev, d_c_next)
-                d_h_prev = _through_kernels(d_z, recurrent_kernels)
+                d_h_prev = _through_kernels(d_z, recurrent_kernels, matmul_dtype)
                 if drop is not None:
                     d_h_prev = d_h_prev * drop
                 if mask_tm is not None:
@@ -321,10 +368,12 @@ def lstm_sequence(
             # Both weight gradients come from one matmul per gate of
             # `[x, h_in]^T`, which runs faster than two.
             H_in = _recurrent_inputs(_previous_states(h0, H), drop)
-            both = _per_gate_weight_gradients(tf.concat([x_tm, H_in], axis=-1), d_Z)
+            both = _per_gate_weight_gradients(
+                tf.concat([x_tm, H_in], axis=-1), d_Z, matmul_dtype
+            )
             features = tf.shape(x_tm)[-1]
             d_kernel, d_recurrent = both[:features], both[features:]
-            d_x = _input_gradient(d_Z, kernels, x_tm)
+            d_x = _input_gradient(d_Z, kernels, x_tm, matmul_dtype)
             d_bias = tf.concat([_sum_over_steps(d) for d in d_Z], axis=0)
             return d_x, d_h0, d_c0, d_kernel, d_recurrent, d_bias
 
@@ -348,19 +397,21 @@ def _gru_biases(bias):
     )
 
 
-def _gru_forward(x_tm, h0, mask_tm, kernels, recurrent_kernel, bias, drop, keep):
+def _gru_forward(
+    x_tm, h0, mask_tm, kernels, recurrent_kernel, bias, drop, keep, dtype=None
+):
     """The GRU's forward loop over time-major inputs.
 
     `kernels` are the input kernel's per-gate blocks (z, r, h); `bias` is
     the layer's `[2, 3 * units]`. Returns `h_T` and a list of stacked
     `[time, batch, units]` arrays: the outputs, and with `keep` also what
     the backward pass reads (z, r, the candidate n and the candidate's
-    recurrent part `h W_hn + b_hn`).
+    recurrent part `h W_hn + b_hn`). `dtype`: as `_lstm_forward`'s.
     """
     time_steps = tf.shape(x_tm)[0]
     input_bias, recurrent_bias = _gru_biases(bias)
     input_biases = tf.split(input_bias, 3)
-    projections = _gate_projections(x_tm, kernels)
+    projections = _gate_projections(x_tm, kernels, dtype)
 
     def forward(t, carry):
         h, *saved = carry
@@ -370,7 +421,7 @@ def _gru_forward(x_tm, h0, mask_tm, kernels, recurrent_kernel, bias, drop, keep)
         )
         # One matmul for the three gates: at batch 16 it ran 10% faster than
         # three (measured in inference); at batch 64 they tie.
-        recurrent = tf.matmul(h_in, recurrent_kernel) + recurrent_bias
+        recurrent = matmul(h_in, recurrent_kernel, dtype) + recurrent_bias
         h_z, h_r, h_n = tf.split(recurrent, 3, axis=-1)
         z, r = tf.sigmoid(x_z + h_z), tf.sigmoid(x_r + h_r)
         n = tf.tanh(x_n + r * h_n)
@@ -394,12 +445,14 @@ def gru_sequence(
     bias,
     recurrent_dropout_mask=None,
     differentiable=True,
+    matmul_dtype=None,
 ):
     """Runs a GRU (`reset_after=True`) over `inputs`, backward pass by hand.
 
     Args:
         inputs, h0, mask, kernel, recurrent_kernel, recurrent_dropout_mask,
-            differentiable: As in `lstm_sequence` (which also takes `c0`).
+            differentiable, matmul_dtype: As in `lstm_sequence` (which also
+            takes `c0`).
         bias: `[2, 3 * units]`: the input bias, then the recurrent bias.
 
     Returns:
@@ -413,11 +466,12 @@ def gru_sequence(
             x_tm,
             h0,
             mask_tm,
-            tf.split(kernel, 3, axis=-1),
-            recurrent_kernel,
+            _rounded(tf.split(kernel, 3, axis=-1), matmul_dtype),
+            *_rounded([recurrent_kernel], matmul_dtype),
             bias,
             drop,
             keep=False,
+            dtype=matmul_dtype,
         )
         return _time_major(H), h_T
 
@@ -425,9 +479,18 @@ def gru_sequence(
     def run(x_tm, h0, kernel, recurrent_kernel, bias):
         time_steps = tf.shape(x_tm)[0]
         dtype = x_tm.dtype
-        kernels = tf.split(kernel, 3, axis=-1)
+        kernels = _rounded(tf.split(kernel, 3, axis=-1), matmul_dtype)
+        (recurrent_rounded,) = _rounded([recurrent_kernel], matmul_dtype)
         h_T, (H, Z, R, N, H_n) = _gru_forward(
-            x_tm, h0, mask_tm, kernels, recurrent_kernel, bias, drop, keep=True
+            x_tm,
+            h0,
+            mask_tm,
+            kernels,
+            recurrent_rounded,
+            bias,
+            drop,
+            keep=True,
+            dtype=matmul_dtype,
         )
 
         def gradient(d_H, d_h_T):
@@ -436,7 +499,7 @@ def gru_sequence(
             z_ta, r_ta, n_ta, h_n_ta = (_unstack(a, time_steps) for a in (Z, R, N, H_n))
             H_prev = _previous_states(h0, H)
             previous = _unstack(H_prev, time_steps)
-            recurrent_kernels = tf.split(recurrent_kernel, 3, axis=-1)
+            recurrent_kernels = tf.split(recurrent_rounded, 3, axis=-1)
 
             def backward(t, carry):
                 d_h_next, *d_x_arrays = carry
@@ -451,7 +514,7 @@ def gru_sequence(
                     d_x = [tf.where(valid, d, tf.zeros_like(d)) for d in d_x]
                 # The candidate's recurrent pre-activation is `r * h_n`.
                 d_recurrent = [d_x[0], d_x[1], d_x[2] * r]
-                through = _through_kernels(d_recurrent, recurrent_kernels)
+                through = _through_kernels(d_recurrent, recurrent_kernels, matmul_dtype)
                 if drop is not None:
                     through = through * drop
                 d_h_prev = d_h * z + through
@@ -472,10 +535,10 @@ def gru_sequence(
             # The recurrent pre-activations' gradient equals the input ones'
             # for z and r; the candidate's is `d_X_n * r`.
             d_R = [d_X[0], d_X[1], d_X[2] * R]
-            d_kernel = _per_gate_weight_gradients(x_tm, d_X)
+            d_kernel = _per_gate_weight_gradients(x_tm, d_X, matmul_dtype)
             H_in = _recurrent_inputs(H_prev, drop)
-            d_recurrent = _per_gate_weight_gradients(H_in, d_R)
-            d_x = _input_gradient(d_X, kernels, x_tm)
+            d_recurrent = _per_gate_weight_gradients(H_in, d_R, matmul_dtype)
+            d_x = _input_gradient(d_X, kernels, x_tm, matmul_dtype)
             d_input_bias = [_sum_over_steps(d) for d in d_X]
             d_recurrent_bias = [*d_input_bias[:2], _sum_over_steps(d_R[2])]
             d_bias = tf.stack(

@@ -44,15 +44,18 @@ from __future__ import annotations
 import tensorflow as tf
 
 from seq2seq.layers.fused import (
+    MATMUL_DTYPES,
     _arrays,
     _flat,
     _gru_biases,
     _loop,
     _previous_states,
+    _rounded,
     _sum_over_steps,
     _time_major,
     _unstack,
     _zeros_for_none,
+    matmul,
 )
 from seq2seq.layers.masking import mask_fill_value
 
@@ -60,9 +63,9 @@ CELL_TYPES = ("lstm", "gru")
 _GATES = {"lstm": 4, "gru": 3}
 
 
-def _lstm_step(x_proj, states, recurrent_kernel):
+def _lstm_step(x_proj, states, recurrent_kernel, dtype=None):
     h, c = states
-    z = x_proj + tf.matmul(h, recurrent_kernel)
+    z = x_proj + matmul(h, recurrent_kernel, dtype)
     z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)
     i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.tanh(z_c), tf.sigmoid(z_o)
     c_new = f * c + i * g
@@ -71,7 +74,7 @@ def _lstm_step(x_proj, states, recurrent_kernel):
     return [h_new, c_new], (tanh_c, i, f, g, o)
 
 
-def _lstm_step_gradient(d_h, d_states_next, previous, saved, recurrent_t):
+def _lstm_step_gradient(d_h, d_states_next, previous, saved, recurrent_t, dtype=None):
     """`(d_input_projection, d_recurrent_projection, d_previous_states)`."""
     (d_c_next,) = d_states_next
     _, c_prev = previous
@@ -86,20 +89,20 @@ def _lstm_step_gradient(d_h, d_states_next, previous, saved, recurrent_t):
         ],
         axis=-1,
     )
-    return d_z, d_z, [tf.matmul(d_z, recurrent_t), d_c * f]
+    return d_z, d_z, [matmul(d_z, recurrent_t, dtype), d_c * f]
 
 
-def _gru_step(x_proj, states, recurrent_kernel, recurrent_bias):
+def _gru_step(x_proj, states, recurrent_kernel, recurrent_bias, dtype=None):
     (h,) = states
     x_z, x_r, x_n = tf.split(x_proj, 3, axis=-1)
-    recurrent = tf.matmul(h, recurrent_kernel) + recurrent_bias
+    recurrent = matmul(h, recurrent_kernel, dtype) + recurrent_bias
     h_z, h_r, h_n = tf.split(recurrent, 3, axis=-1)
     z, r = tf.sigmoid(x_z + h_z), tf.sigmoid(x_r + h_r)
     n = tf.tanh(x_n + r * h_n)
     return [z * h + (1.0 - z) * n], (z, r, n, h_n)
 
 
-def _gru_step_gradient(d_h, d_states_next, previous, saved, recurrent_t):
+def _gru_step_gradient(d_h, d_states_next, previous, saved, recurrent_t, dtype=None):
     (h_prev,) = previous
     z, r, n, h_n = saved
     d_a_n = d_h * (1.0 - z) * (1.0 - n * n)
@@ -108,7 +111,7 @@ def _gru_step_gradient(d_h, d_states_next, previous, saved, recurrent_t):
     d_x = tf.concat([d_a_z, d_a_r, d_a_n], axis=-1)
     # The candidate's recurrent pre-activation is `r * (h W_hn + b_hn)`.
     d_recurrent = tf.concat([d_a_z, d_a_r, d_a_n * r], axis=-1)
-    return d_x, d_recurrent, [d_h * z + tf.matmul(d_recurrent, recurrent_t)]
+    return d_x, d_recurrent, [d_h * z + matmul(d_recurrent, recurrent_t, dtype)]
 
 
 class _Decoder:
@@ -121,6 +124,15 @@ class _Decoder:
     def __init__(self, settings, params):
         for name, value in {**settings, **params}.items():
             setattr(self, name, value)
+        if self.matmul_dtype is not None:
+            # Every weight that only a matmul reads, rounded once (`matmul`).
+            self.layers = [
+                (*_rounded(layer[:2], self.matmul_dtype), layer[2])
+                for layer in self.layers
+            ]
+            (self.combine_kernel,) = _rounded([self.combine_kernel], self.matmul_dtype)
+            if self.attention == "bahdanau":
+                (self.query_kernel,) = _rounded([self.query_kernel], self.matmul_dtype)
         self.lstm = self.cell_type == "lstm"
         self.per_layer = 2 if self.lstm else 1
         # Activations a step saves per cell: LSTM tanh(c), i, f, g, o; GRU
@@ -145,13 +157,17 @@ class _Decoder:
         if self.attention == "luong" and self.scale:
             self.key_scale = tf.math.rsqrt(tf.cast(tf.shape(self.keys)[-1], self.dtype))
 
+    def mm(self, a, b, **kwargs):
+        """A matmul at the decoder's `matmul_dtype` (`fused.matmul`)."""
+        return matmul(a, b, self.matmul_dtype, **kwargs)
+
     def layer_states(self, states, index):
         return states[self.per_layer * index : self.per_layer * (index + 1)]
 
     def scores(self, h_top):
         """`(query or None, scores [batch, source])`."""
         if self.attention == "bahdanau":
-            query = tf.matmul(h_top, self.query_kernel)
+            query = self.mm(h_top, self.query_kernel)
             hidden = tf.tanh(query[:, tf.newaxis, :] + self.keys)
             return query, tf.reduce_sum(hidden * self.score_vector, axis=-1)
         scores = tf.reduce_sum(h_top[:, tf.newaxis, :] * self.keys, axis=-1)
@@ -178,24 +194,30 @@ class _Decoder:
             if index == 0:
                 x_proj = projected
                 if self.input_feeding:
-                    x_proj += tf.matmul(feed, self.feed_kernel)
+                    x_proj += self.mm(feed, self.feed_kernel)
             else:
                 drop = self.between_masks[index - 1]
                 x_in = x if drop is None else x * drop
-                x_proj = tf.matmul(x_in, kernel) + self.input_biases[index]
+                x_proj = self.mm(x_in, kernel) + self.input_biases[index]
             previous = self.layer_states(states, index)
             if self.lstm:
-                layer_new, activations = _lstm_step(x_proj, previous, recurrent_kernel)
+                layer_new, activations = _lstm_step(
+                    x_proj, previous, recurrent_kernel, self.matmul_dtype
+                )
             else:
                 layer_new, activations = _gru_step(
-                    x_proj, previous, recurrent_kernel, self.recurrent_biases[index]
+                    x_proj,
+                    previous,
+                    recurrent_kernel,
+                    self.recurrent_biases[index],
+                    self.matmul_dtype,
                 )
             new_states.extend(layer_new)
             saved.extend(activations)
             x = layer_new[0]
         query, weights, context = self.attend(x)
         attentional = tf.tanh(
-            tf.matmul(x, self.combine_h) + tf.matmul(context, self.combine_c)
+            self.mm(x, self.combine_h) + self.mm(context, self.combine_c)
         )
         if self.output_mask is not None:
             feed = attentional * self.output_mask
@@ -215,7 +237,7 @@ class _Decoder:
         time_steps = tf.shape(e_tm)[0]
         kernel0 = self.layers[0][0]
         shape = tf.shape(e_tm)
-        projection = tf.matmul(_flat(e_tm), self.embedding_kernel)
+        projection = self.mm(_flat(e_tm), self.embedding_kernel)
         projection = projection + self.input_biases[0]
         # The width is given, not -1: an empty batch has none to infer.
         projection = _unstack(
@@ -295,7 +317,7 @@ class _Decoder:
             d_pre = d_att * (1.0 - attentional * attentional)
             if valid is not None:
                 d_pre = tf.where(valid, d_pre, tf.zeros_like(d_pre))
-            d_combined = tf.matmul(d_pre, combine_t)
+            d_combined = self.mm(d_pre, combine_t)
             d_top, d_context = d_combined[:, : self.units], d_combined[:, self.units :]
             weights = read["weights"].read(t)
             d_weights = tf.reduce_sum(
@@ -318,7 +340,7 @@ class _Decoder:
                     d_vector
                     + tf.reduce_sum(d_scores[..., tf.newaxis] * hidden, [0, 1]),
                 )
-                d_top += tf.matmul(d_query, self.query_kernel, transpose_b=True)
+                d_top += self.mm(d_query, self.query_kernel, transpose_b=True)
                 attention_written = d_query
             else:
                 if self.key_scale is not None:
@@ -336,6 +358,7 @@ class _Decoder:
                     [p.read(t) for p in self.layer_states(read["previous"], index)],
                     [a.read(t) for a in read["saved"][index]],
                     recurrent_t[index],
+                    self.matmul_dtype,
                 )
                 if valid is not None:  # a masked step carries its states
                     d_x = tf.where(valid, d_x, tf.zeros_like(d_x))
@@ -355,12 +378,12 @@ class _Decoder:
                 if not self.lstm:
                     written.append(d_recurrent)
                 if index > 0:
-                    d_below = tf.matmul(d_x, kernel_t[index])
+                    d_below = self.mm(d_x, kernel_t[index])
                     drop = self.between_masks[index - 1]
                     if drop is not None:
                         d_below = d_below * drop
             if self.input_feeding:
-                d_feed_previous = tf.matmul(d_x, feed_kernel_t)
+                d_feed_previous = self.mm(d_x, feed_kernel_t)
             else:
                 d_feed_previous = tf.zeros_like(d_feed)
             if valid is not None:
@@ -393,15 +416,13 @@ class _Decoder:
         d_layers.reverse()
 
         h_top = states_tm[self.per_layer * (self.num_layers - 1)]
-        d_combine = tf.matmul(
+        d_combine = self.mm(
             _flat(tf.concat([h_top, contexts], axis=-1)), _flat(d_pre), transpose_a=True
         )
         d_memory = tf.einsum("tbs,tbd->bsd", weights_tm, d_contexts)
         if bahdanau:
             d_keys, d_vector = accumulators
-            d_query_kernel = tf.matmul(
-                _flat(h_top), _flat(d_attention), transpose_a=True
-            )
+            d_query_kernel = self.mm(_flat(h_top), _flat(d_attention), transpose_a=True)
             d_attention_params = [d_query_kernel, d_vector]
         else:
             d_keys = tf.einsum("tbs,tbk->bsk", d_attention, h_top)
@@ -416,7 +437,7 @@ class _Decoder:
             if index == 0:
                 inputs = [e_tm, feed_previous] if self.input_feeding else [e_tm]
                 d_embedded = tf.reshape(
-                    tf.matmul(_flat(d_x), self.embedding_kernel, transpose_b=True),
+                    self.mm(_flat(d_x), self.embedding_kernel, transpose_b=True),
                     tf.shape(e_tm),
                 )
             else:
@@ -425,7 +446,7 @@ class _Decoder:
                 inputs = [below if drop is None else below * drop]
             h_previous = previous_tm[self.per_layer * index]
             if self.lstm:
-                both = tf.matmul(
+                both = self.mm(
                     _flat(tf.concat([*inputs, h_previous], axis=-1)),
                     _flat(d_x),
                     transpose_a=True,
@@ -434,10 +455,10 @@ class _Decoder:
                 d_kernel, d_recurrent_kernel = both[:rows], both[rows:]
                 d_bias = _sum_over_steps(d_x)
             else:
-                d_kernel = tf.matmul(
+                d_kernel = self.mm(
                     _flat(tf.concat(inputs, axis=-1)), _flat(d_x), transpose_a=True
                 )
-                d_recurrent_kernel = tf.matmul(
+                d_recurrent_kernel = self.mm(
                     _flat(h_previous), _flat(d_recurrent), transpose_a=True
                 )
                 d_input_bias = _sum_over_steps(d_x)
@@ -480,6 +501,7 @@ def attention_decoder_sequence(
     between_masks=None,
     output_mask=None,
     differentiable=True,
+    matmul_dtype=None,
 ):
     """Runs the attentional decoder over every target step.
 
@@ -506,6 +528,9 @@ def attention_decoder_sequence(
         output_mask: Optional `[batch, units]` keep-mask on `a(t)`.
         differentiable: False runs the forward loop alone (inference);
             gradients, if asked for anyway, come from autodiff.
+        matmul_dtype: None, or `"bfloat16"`: every matmul, forward and
+            backward, on bfloat16 operands (`seq2seq.layers.fused.matmul`);
+            states, attention and gradients stay in `embedded`'s dtype.
 
     Returns:
         `(outputs [batch, target, units], final cell states (flat), final
@@ -519,8 +544,13 @@ def attention_decoder_sequence(
         raise ValueError(
             f"attention must be 'bahdanau' or 'luong'. Received: {attention!r}"
         )
+    if matmul_dtype not in MATMUL_DTYPES:
+        raise ValueError(
+            f"matmul_dtype must be one of {MATMUL_DTYPES}. Received: {matmul_dtype!r}"
+        )
     num_layers = len(cell_weights)
     settings = {
+        "matmul_dtype": matmul_dtype,
         "cell_type": cell_type,
         "attention": attention,
         "scale": bool(scale),

@@ -7,7 +7,9 @@ import inspect
 import keras
 import tensorflow as tf
 
+from seq2seq import validation
 from seq2seq.layers import masking
+from seq2seq.layers.fused import MATMUL_DTYPES
 
 
 def as_list(value) -> list:
@@ -437,13 +439,20 @@ class CellRNN(RNN):
         units: The cell's `units`.
         fused: Use the fused implementation when the cell allows it (see
             `can_fuse`). False forces the generic loop, the reference.
+        matmul_dtype: None, or `"bfloat16"`: in training, the fused
+            implementation runs its matmuls on bfloat16 operands, states and
+            gate arithmetic in the compute dtype (`seq2seq.layers.fused.
+            matmul`): a speed setting for training. Inference
+            (`training=False`) and the generic loop compute in the compute
+            dtype as without it.
         **kwargs: The cell's arguments and `RNN`'s.
     """
 
     cell_class: type = None
     # `(inputs, *states, mask, kernel, recurrent_kernel, bias,
     # recurrent_dropout_mask, differentiable=) -> (outputs, *states)`, as in
-    # `seq2seq.layers.fused`; None for no fused implementation.
+    # `seq2seq.layers.fused`; None for no fused implementation. In training
+    # it is also given `matmul_dtype=` when the layer's is set.
     fused_function = None
 
     def __init_subclass__(cls, **kwargs):
@@ -454,7 +463,7 @@ class CellRNN(RNN):
             if not hasattr(cls, name):
                 setattr(cls, name, property(lambda self, n=name: getattr(self.cell, n)))
 
-    def __init__(self, units, fused: bool = True, **kwargs):
+    def __init__(self, units, fused: bool = True, matmul_dtype=None, **kwargs):
         cell_names = set(cell_argument_names(self.cell_class))
         cell_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in cell_names}
         for name in _SHARED_WITH_CELL:
@@ -463,6 +472,9 @@ class CellRNN(RNN):
         cell = self.cell_class(units, name="cell", **cell_kwargs)
         super().__init__(cell, **kwargs)
         self.fused = bool(fused)
+        self.matmul_dtype = validation.one_of(
+            "matmul_dtype", matmul_dtype, MATMUL_DTYPES
+        )
 
     def can_fuse(self) -> bool:
         """Whether `fused_sequence` computes exactly what the cell would."""
@@ -480,6 +492,9 @@ class CellRNN(RNN):
 
         `differentiable=False` (inference) needs only the forward pass.
         """
+        extra = {}
+        if self.matmul_dtype is not None and differentiable:
+            extra["matmul_dtype"] = self.matmul_dtype
         outputs, *states = self.fused_function(
             sequences,
             *initial_states,
@@ -487,6 +502,7 @@ class CellRNN(RNN):
             *self._cell_weights(sequences.dtype),
             recurrent_dropout_mask,
             differentiable=differentiable,
+            **extra,
         )
         return outputs, states
 
@@ -534,6 +550,7 @@ class CellRNN(RNN):
             cell_config.pop(name, None)
         config.update(cell_config)
         config["fused"] = self.fused
+        config["matmul_dtype"] = self.matmul_dtype
         return config
 
     @classmethod

@@ -16,6 +16,7 @@ from seq2seq.layers import (
     LuongAttention,
     get_cell_type,
 )
+from seq2seq.layers.fused import MATMUL_DTYPES
 from seq2seq.layers.fused_attention import attention_decoder_sequence
 from seq2seq.layers.rnn import call_cell, outputs_of_fused_loop, state_sizes
 
@@ -64,6 +65,10 @@ class AttentionDecoderCell(keras.layers.Layer):
         input_feeding: Feed `a(t-1)` into the next step (Luong et al. 2015).
         dropout: Dropout on the attentional state and between cells.
         seed: Optional integer, seed of the dropout masks.
+        matmul_dtype: None, or `"bfloat16"`: in training, the fused
+            teacher-forced path runs its matmuls on bfloat16 operands
+            (`seq2seq.layers.fused.matmul`). Inference, stepwise decoding
+            included, computes as without it.
     """
 
     def __init__(
@@ -75,6 +80,7 @@ class AttentionDecoderCell(keras.layers.Layer):
         input_feeding=True,
         dropout=0.0,
         seed=None,
+        matmul_dtype=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -85,6 +91,9 @@ class AttentionDecoderCell(keras.layers.Layer):
         self.attention_type = validation.one_of("attention", attention, ATTENTIONS)
         self.input_feeding = bool(input_feeding)
         self.dropout = validation.rate("dropout", dropout)
+        self.matmul_dtype = validation.one_of(
+            "matmul_dtype", matmul_dtype, MATMUL_DTYPES
+        )
         self.cells = [
             spec.make_cell(units, name=f"cell_{i}") for i in range(self.num_layers)
         ]
@@ -207,6 +216,7 @@ class AttentionDecoderCell(keras.layers.Layer):
             "input_feeding": self.input_feeding,
             "dropout": self.dropout,
             "seed": self.seed,
+            "matmul_dtype": self.matmul_dtype,
         }
 
     # -- the fused path ----------------------------------------------------
@@ -278,6 +288,8 @@ class AttentionDecoderCell(keras.layers.Layer):
             between_masks=masks[0],
             output_mask=masks[1],
             differentiable=differentiable,
+            # A training speed setting: inference computes as without it.
+            matmul_dtype=self.matmul_dtype if differentiable else None,
         )
         return outputs, [*states, feed]
 

@@ -7,7 +7,8 @@ import tensorflow as tf
 
 from seq2seq import validation
 from seq2seq.layers import Bidirectional, get_cell_type
-from seq2seq.layers.rnn import state_sizes
+from seq2seq.layers.fused import MATMUL_DTYPES
+from seq2seq.layers.rnn import CellRNN, state_sizes
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -30,6 +31,8 @@ class RecurrentEncoder(keras.layers.Layer):
             states concatenated).
         dropout: Dropout rate between layers.
         residual: Whether to add residual connections.
+        matmul_dtype: None, or `"bfloat16"`: passed to layers with a fused
+            path (`CellRNN`'s `matmul_dtype`).
 
     Call arguments:
         embedded: `[batch, source, features]`.
@@ -50,6 +53,7 @@ class RecurrentEncoder(keras.layers.Layer):
         bidirectional=True,
         dropout=0.0,
         residual=True,
+        matmul_dtype=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -60,10 +64,23 @@ class RecurrentEncoder(keras.layers.Layer):
         self.bidirectional = bool(bidirectional)
         self.dropout = validation.rate("dropout", dropout)
         self.residual = bool(residual)
+        self.matmul_dtype = validation.one_of(
+            "matmul_dtype", matmul_dtype, MATMUL_DTYPES
+        )
+        # Only layers with a fused path take `matmul_dtype`; a registered
+        # cell's generic `RNN` has no matmuls of its own to round.
+        extra = {}
+        fused = spec.layer_class is not None and issubclass(spec.layer_class, CellRNN)
+        if matmul_dtype is not None and fused:
+            extra["matmul_dtype"] = matmul_dtype
         self.rnn_layers = []
         for index in range(self.num_layers):
             layer = spec.make_layer(
-                units, return_sequences=True, return_state=True, name=f"rnn_{index}"
+                units,
+                return_sequences=True,
+                return_state=True,
+                name=f"rnn_{index}",
+                **extra,
             )
             if self.bidirectional:
                 layer = Bidirectional(layer, name=f"bidirectional_{index}")
@@ -119,4 +136,5 @@ class RecurrentEncoder(keras.layers.Layer):
             "bidirectional": self.bidirectional,
             "dropout": self.dropout,
             "residual": self.residual,
+            "matmul_dtype": self.matmul_dtype,
         }

@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 
 from seq2seq import decoding, validation
+from seq2seq.layers.fused import MATMUL_DTYPES
 from seq2seq.models.base import SequenceModel
 from seq2seq.models.decoder import AttentionDecoder, AttentionDecoderCell, Bridge
 from seq2seq.models.encoder import RecurrentEncoder
@@ -44,10 +45,14 @@ class EncoderDecoder(SequenceModel):
         share_embeddings: One embedding for source and target (one shared
             vocabulary: the sizes must be equal).
         label_smoothing: ε of the loss.
-        projection_dtype: `None` (the compute dtype) or `"bfloat16"`: the
-            training loss's three output-projection matmuls in bfloat16
-            (`losses.projected_cross_entropy`'s `matmul_dtype`; the weights,
-            the softmax and decoding stay as they are).
+        matmul_dtype: `None` (the compute dtype) or `"bfloat16"`: a training
+            speed setting. Every matmul of the training pass, forward and
+            backward, runs on bfloat16 operands: the fused encoder and
+            decoder (`seq2seq.layers.fused.matmul`) and the loss's output
+            projection (`losses.projected_cross_entropy`). The weights,
+            states, gate arithmetic, attention, softmax and gradients stay in
+            the compute dtype. Inference (`training=False`: validation,
+            search, the export) computes exactly as without it.
     """
 
     def __init__(
@@ -67,12 +72,12 @@ class EncoderDecoder(SequenceModel):
         tie_embeddings=False,
         share_embeddings=False,
         label_smoothing=0.0,
-        projection_dtype=None,
+        matmul_dtype=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.projection_dtype = validation.one_of(
-            "projection_dtype", projection_dtype, (None, "bfloat16")
+        self.matmul_dtype = validation.one_of(
+            "matmul_dtype", matmul_dtype, MATMUL_DTYPES
         )
         self.source_vocabulary_size = validation.positive_int(
             "source_vocabulary_size", source_vocabulary_size
@@ -130,6 +135,7 @@ class EncoderDecoder(SequenceModel):
             cell_type=cell_type,
             bidirectional=bidirectional,
             dropout=dropout,
+            matmul_dtype=matmul_dtype,
             name="encoder",
         )
         self.decoder_cell = AttentionDecoderCell(
@@ -139,6 +145,7 @@ class EncoderDecoder(SequenceModel):
             attention=attention,
             input_feeding=input_feeding,
             dropout=dropout,
+            matmul_dtype=matmul_dtype,
             name="decoder_cell",
         )
         self.decoder = AttentionDecoder(
@@ -197,8 +204,11 @@ class EncoderDecoder(SequenceModel):
             )
         return outputs
 
-    def token_losses(self, attentional, labels):
-        """Losses of `[tokens, units]` attentional states and `[tokens]` labels."""
+    def token_losses(self, attentional, labels, training=False):
+        """Losses of `[tokens, units]` attentional states and `[tokens]` labels.
+
+        In training the projection's matmuls run at `matmul_dtype`.
+        """
         if self.output_projection is not None:
             weights = tf.transpose(self.output_projection.kernel)
             bias = self.output_projection.bias
@@ -211,7 +221,7 @@ class EncoderDecoder(SequenceModel):
             tf.cast(weights, dtype),
             tf.cast(bias, dtype),
             self.label_smoothing,
-            matmul_dtype=self.projection_dtype,
+            matmul_dtype=self.matmul_dtype if training else None,
         )
 
     def call(self, inputs, training=False):
@@ -232,7 +242,7 @@ class EncoderDecoder(SequenceModel):
         """
         valid = tf.not_equal(y, 0)
         outputs = tf.boolean_mask(self.decoder_outputs(x, training), valid)
-        losses = self.token_losses(outputs, tf.boolean_mask(y, valid))
+        losses = self.token_losses(outputs, tf.boolean_mask(y, valid), training)
         count = tf.cast(tf.size(losses), losses.dtype)
         return tf.math.divide_no_nan(tf.reduce_sum(losses), count)
 
@@ -324,5 +334,5 @@ class EncoderDecoder(SequenceModel):
             "tie_embeddings": self.tie_embeddings,
             "share_embeddings": self.share_embeddings,
             "label_smoothing": self.label_smoothing,
-            "projection_dtype": self.projection_dtype,
+            "matmul_dtype": self.matmul_dtype,
         }

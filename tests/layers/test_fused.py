@@ -449,3 +449,45 @@ def test_fused_layers_train_under_mirrored_strategy_on_two_cpus(tmp_path):
     result = run_json_script(tmp_path, MIRRORED_SCRIPT)
     assert result["replicas"] == 2
     np.testing.assert_allclose(result["mirrored"], result["single"], rtol=1e-4)
+
+
+@pytest.mark.parametrize("kind", sorted(FUSED_LAYERS))
+def test_bfloat16_matmuls_stay_within_bfloat16_rounding_of_float32(rng, kind):
+    """`matmul_dtype="bfloat16"`: float32 in and out, the matmuls rounded.
+
+    Outputs and every gradient (inputs, initial states, weights) stay within
+    bfloat16's rounding of the float32 fused path, masks and recurrent
+    dropout included, and are float32; they are not the float32 numbers
+    (the setting reached the matmuls).
+    """
+    x, mask = ragged_batch(rng)
+    batch = x.shape[0]
+    states = 2 if kind == "lstm" else 1
+    initial = [rng.normal(size=(batch, 5)).astype("float32") for _ in range(states)]
+    results, weights = [], None
+    for dtype in (None, "bfloat16"):
+        layer = FUSED_LAYERS[kind](
+            5,
+            return_sequences=True,
+            recurrent_dropout=0.3,
+            seed=3,
+            matmul_dtype=dtype,
+        )
+        layer(x[:1])
+        if weights is None:
+            weights = layer.get_weights()
+        layer.set_weights(weights)
+        probe = [np.linspace(-1, 1, 5, dtype="float32")]
+        outputs, gradients = _run(layer, x, mask, initial, probe)
+        results.append([np.asarray(t) for t in [*outputs, *gradients]])
+        assert all(t.dtype == np.float32 for t in results[-1])
+        assert layer.get_config()["matmul_dtype"] == dtype
+    exact, rounded = results
+    for got, expected in zip(rounded, exact, strict=True):
+        assert np.abs(got - expected).max() <= 0.02 * np.abs(expected).max()
+    assert max(np.abs(g - e).max() for g, e in zip(rounded, exact, strict=True)) > 0
+
+
+def test_matmul_dtype_is_checked():
+    with pytest.raises(ValueError, match="matmul_dtype=.float16."):
+        layers.LSTM(4, matmul_dtype="float16")

@@ -186,3 +186,49 @@ def test_fused_decoder_trains_under_mirrored_strategy_on_two_cpus(tmp_path):
     assert result["replicas"] == 2
     assert result["generic"][-1] < result["generic"][0]  # it trains
     np.testing.assert_allclose(result["fused"], result["generic"], rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("cell_type", "attention"), [("lstm", "bahdanau"), ("gru", "luong_general")]
+)
+def test_bfloat16_matmuls_in_training_only(cell_type, attention):
+    """`EncoderDecoder(matmul_dtype="bfloat16")`, the same weights as float32.
+
+    Training: the loss and every weight's gradient (encoder, decoder,
+    attention, embeddings, projection) within bfloat16's rounding of the
+    float32 model's, float32, and not equal to them. Inference (the
+    teacher-forced logits with `training=False`, and stepwise decoding)
+    computes exactly the float32 model's numbers.
+    """
+    options = {"cell_type": cell_type, "attention": attention, "label_smoothing": 0.1}
+    exact, rounded = _model(**options), _model(**options, matmul_dtype="bfloat16")
+    rounded.set_weights(exact.get_weights())
+    assert rounded.get_config()["matmul_dtype"] == "bfloat16"
+    target_out = np.concatenate([TARGET_IN[:, 1:], np.zeros((3, 1), np.int32)], 1)
+    results = []
+    for model in (exact, rounded):
+        with tf.GradientTape() as tape:
+            loss = model.batch_task_loss((SOURCE, TARGET_IN), target_out)
+        gradients = tape.gradient(loss, model.trainable_variables)
+        values = [loss, *(tf.convert_to_tensor(g) for g in gradients)]
+        assert all(v.dtype == tf.float32 for v in values)
+        results.append([v.numpy() for v in values])
+    for index, (got, expected) in enumerate(zip(*results[::-1], strict=True)):
+        # (a floor: some gradients are float32 noise around zero)
+        scale = max(np.abs(expected).max(), 1e-6)
+        assert np.abs(got - expected).max() <= 0.02 * scale, index
+    assert any(np.abs(g - e).max() > 0 for g, e in zip(*results, strict=True))
+
+    for model in (exact, rounded):
+        model.decoder.fused = True
+    np.testing.assert_array_equal(
+        rounded((SOURCE, TARGET_IN), training=False),
+        exact((SOURCE, TARGET_IN), training=False),
+    )
+    state = {m: m.initial_decoding_state(SOURCE) for m in (exact, rounded)}
+    ids = tf.constant([1, 4, 7], tf.int32)
+    for _ in range(3):
+        steps = {m: m.step(ids, state[m]) for m in (exact, rounded)}
+        np.testing.assert_array_equal(steps[rounded][0], steps[exact][0])
+        state = {m: steps[m][1] for m in steps}
+        ids = tf.argmax(steps[exact][0], axis=-1, output_type=tf.int32)
