@@ -133,9 +133,12 @@ def projected_cross_entropy(
             scale = upstream[:, None]
             scaled_inputs = scale * inputs32
             label_share = (1.0 - epsilon) * upstream
-            d_inputs = scale * matmul(probs, weights32)
+            # Rounded once for both matmuls (a `[tokens, classes]` cast each
+            # time otherwise).
+            rounded = probs if matmul_dtype is None else tf.cast(probs, matmul_dtype)
+            d_inputs = scale * matmul(rounded, weights32)
             d_inputs -= label_share[:, None] * tf.gather(weights32, labels)
-            d_weights = matmul(probs, scaled_inputs, transpose_a=True)
+            d_weights = matmul(rounded, scaled_inputs, transpose_a=True)
             classes = tf.shape(weights)[0]
             d_weights -= tf.math.unsorted_segment_sum(
                 (1.0 - epsilon) * scaled_inputs, labels, classes
