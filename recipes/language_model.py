@@ -12,6 +12,9 @@ label, e.g. movie reviews and their sentiment:
     python recipes/language_model.py --train ../shared/data/imdb/train.csv.gz \\
         --label-column label --vocab-size 16000 --output-dir runs/lm-imdb
 
+`--judge runs/sst2/export` (a sentiment export, labels named as here) also
+reports the share of the samples per label that it classifies as requested.
+
 Plain text files (one text a line; several: a,b), TSV, CSV (also gzipped) or
 JSONL (`--text-column`), or a Hugging Face dataset (`--dataset imdb`; local
 files with `--dataset text --data-files corpus.txt`). The output folder is
