@@ -12,6 +12,9 @@ label, e.g. movie reviews and their sentiment:
     python recipes/language_model.py --train ../shared/data/imdb/train.csv.gz \\
         --label-column label --vocab-size 16000 --output-dir runs/lm-imdb
 
+`--judge runs/sst2/export` (a sentiment export, labels named as here) also
+reports the share of the samples per label that it classifies as requested.
+
 Plain text files (one text a line; several: a,b), TSV, CSV (also gzipped) or
 JSONL (`--text-column`), or a Hugging Face dataset (`--dataset imdb`; local
 files with `--dataset text --data-files corpus.txt`). The output folder is
@@ -34,7 +37,6 @@ from seq2seq import cli  # first: TensorFlow starts quietly (--tf-logs true: not
 
 # isort: split
 import keras
-import numpy as np
 import tensorflow as tf
 
 from seq2seq import evaluation, serving, training
@@ -87,6 +89,9 @@ class Config(training.TrainingConfig):
     output_dir: str = option("runs/language_model", "checkpoints, model, tokenizer")
     export_dir: str | None = option(None, "SavedModel (default: OUTPUT_DIR/export)")
     examples: str = option("the film,the acting was", "prefixes to complete, a,b")
+    judge: str | None = option(
+        None, "a sentiment export: share of samples it gives their label"
+    )
 
 
 def main(argv=None):
@@ -98,6 +103,7 @@ def main(argv=None):
         config.dataset, config.dataset_config, config.data_files,
         (*builtin, config.seed), config.valid_fraction, config.seed, config.format,
     )  # fmt: skip
+    judge = config.judge and evaluation.load_judge(config.judge, names)
     spm = os.path.join(config.output_dir, "spm")
     size = config.vocab_size or (8000 if config.train or config.dataset else 200)
     tokenizer = sentencepiece_tokenizer(config.spm_model, train_texts, spm, size)
@@ -152,23 +158,20 @@ def main(argv=None):
     ]
     scores = perplexity_scores(model, valid, *cut, lm_data.word_count(valid_texts))
     print(describe_perplexity(scores))
-    scores.update(train_seconds=round(trainer.fit_seconds, 1), samples={})
+    scores.update(train_seconds=round(trainer.fit_seconds, 1))
     scores["epochs_run"] = len(history["loss"])
     sampling = dict(
         temperature=config.temperature, top_k=config.top_k, top_p=config.top_p
     )
-    for index, name in enumerate(names or ["all"]):
-        condition = np.full([config.samples], index, np.int32) if names else None
-        ids, lengths, _ = model.generate(
-            config.samples, bos, eos, config.sample_length, condition,
-            seed=[config.seed, index], **sampling,
-        )  # fmt: skip
-        texts = tokenizer.detokenize(serving.strip_to_ragged(ids, lengths, eos))
-        scores["samples"][name] = [t.decode("utf-8", "replace") for t in texts.numpy()]
-        print(
-            f"samples ({name}):\n"
-            + "\n".join(f"  {t}" for t in scores["samples"][name])
-        )
+    scores["samples"] = evaluation.sample_texts(
+        model, tokenizer, names, config.samples, config.sample_length, config.seed,
+        **sampling,
+    )  # fmt: skip
+    for name, texts in scores["samples"].items():
+        print(f"samples ({name}):\n" + "\n".join(f"  {t}" for t in texts[:10]))
+    if judge:  # --judge: the classifier's label of every sample
+        scores["judge"] = evaluation.generation_agreement(judge, scores["samples"])
+        print(evaluation.describe_agreement(scores["judge"]))
     evaluation.write_results(config.output_dir, scores)
     print(f"training took {trainer.fit_seconds:.0f} s")
 

@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from seq2seq import serving
+from seq2seq.data.files import DataError
 
 
 def translate_all(model, tokenizer, pairs, batch_size=128, **options):
@@ -282,3 +283,134 @@ def classification_scores(labels, predicted, num_classes) -> dict:
         "f1_per_class": per_class,
         "examples": len(pairs),
     }
+
+
+def load_judge(path, label_names):
+    """A classifier export as the judge of a conditioned language model.
+
+    Args:
+        path: A directory written by `serving.export_classifier` (the
+            output of `recipes/sentiment.py`: `OUTPUT_DIR/export`).
+        label_names: The language model's label names, in id order; each
+            must be one of the classifier's label names (labels are mapped
+            by name, not by id).
+
+    Returns:
+        `classify`: `texts -> label names` (`list[str]` both), through the
+        export's `serving_default`.
+
+    Raises:
+        DataError: when the language model has no labels, `path` is not
+            such an export, or a label is unknown to the classifier.
+    """
+    if not label_names:
+        raise DataError(
+            f"--judge {path}: the language model is not conditioned on a label; "
+            "give --label-column to judge its samples per label"
+        )
+    try:
+        signatures = tf.saved_model.load(os.fspath(path)).signatures
+    except (OSError, ValueError) as error:
+        raise DataError(f"--judge {path}: not a SavedModel ({error})") from None
+    if "label_names" not in signatures:
+        raise DataError(
+            f"--judge {path}: no label_names signature; it needs a classifier "
+            "exported by recipes/sentiment.py (serving.export_classifier) of this "
+            "version"
+        )
+    names = signatures["label_names"]()["label_names"].numpy()
+    known = [name.decode() for name in names]
+    unknown = [str(name) for name in label_names if str(name) not in known]
+    if unknown:
+        raise DataError(
+            f"--judge {path}: the classifier's labels are {known}; the language "
+            f"model's labels {unknown} are not among them (labels are matched by "
+            "name: give recipes/sentiment.py --label-names to rename)"
+        )
+    serve = signatures["serving_default"]
+
+    def classify(texts):
+        labels = serve(text=tf.constant(list(texts), tf.string))["labels"]
+        return [label.decode() for label in labels.numpy()]
+
+    return classify
+
+
+def sample_texts(model, tokenizer, label_names, count, max_length, seed=0, **sampling):
+    """`count` sampled texts per label (or `{"all": texts}` unconditioned).
+
+    Args:
+        model: A `LanguageModel`.
+        tokenizer: Its `SentencePieceTokenizer` (`bos_id`, `eos_id`).
+        label_names: The model's label names in id order, or None.
+        count: Texts per label.
+        max_length: Pieces drawn at most per text.
+        seed: Label i draws with the seed `[seed, i]`.
+        **sampling: `temperature`, `top_k`, `top_p` (`decoding.sample`).
+
+    Returns:
+        `{label name: [str texts]}`, in label order.
+    """
+    samples = {}
+    for index, name in enumerate(label_names or ["all"]):
+        condition = np.full([count], index, np.int32) if label_names else None
+        ids, lengths, _ = model.generate(
+            count, tokenizer.bos_id, tokenizer.eos_id, max_length, condition,
+            seed=[seed, index], **sampling,
+        )  # fmt: skip
+        ragged = serving.strip_to_ragged(ids, lengths, tokenizer.eos_id)
+        texts = tokenizer.detokenize(ragged).numpy()
+        samples[str(name)] = [text.decode("utf-8", "replace") for text in texts]
+    return samples
+
+
+def generation_agreement(classify, samples, shown=3) -> dict:
+    """How often a classifier gives each sample the label it was drawn for.
+
+    Args:
+        classify: `texts -> label names` (`load_judge`).
+        samples: `{requested label: [texts]}` (`sample_texts`).
+        shown: Samples kept per label in `examples`.
+
+    Returns:
+        `{"agreement": {label: share}, "agreed": {label: count},
+        "samples_per_label": {label: count}, "overall": share of all samples,
+        "examples": {label: [{"text", "judged"}]}}`, and `judged`: `{label:
+        [the classifier's label of each sample]}`.
+    """
+    judged = {label: classify(texts) for label, texts in samples.items()}
+    agreed = {
+        label: sum(given == label for given in judged[label]) for label in samples
+    }
+    sizes = {label: len(texts) for label, texts in samples.items()}
+    return {
+        "agreement": {
+            label: agreed[label] / sizes[label] if sizes[label] else 0.0
+            for label in samples
+        },
+        "agreed": agreed,
+        "samples_per_label": sizes,
+        "overall": sum(agreed.values()) / max(sum(sizes.values()), 1),
+        "examples": {
+            label: [
+                {"text": text, "judged": given}
+                for text, given in zip(texts[:shown], judged[label], strict=False)
+            ]
+            for label, texts in samples.items()
+        },
+        "judged": judged,
+    }
+
+
+def describe_agreement(scores) -> str:
+    """`generation_agreement` as lines: per label, overall, a few samples."""
+    lines = [
+        f"the judge agrees with the requested label on {scores['overall']:.1%} "
+        f"of {sum(scores['samples_per_label'].values())} samples"
+    ]
+    for label, share in scores["agreement"].items():
+        count = scores["samples_per_label"][label]
+        lines.append(f"  {label}: {share:.1%} ({scores['agreed'][label]}/{count})")
+        for example in scores["examples"][label]:
+            lines.append(f"    [{example['judged']}] {example['text']}")
+    return "\n".join(lines)

@@ -287,7 +287,9 @@ def _checksum(outputs):
 DEFAULT_WARMUP = (("a",), ("a " * 20,) * BATCH_SIZES[-1])
 
 
-def _write_text_export(path, serve, *tracked, warmup_batches=DEFAULT_WARMUP):
+def _write_text_export(
+    path, serve, *tracked, warmup_batches=DEFAULT_WARMUP, label_names=None
+):
     """Writes a SavedModel whose `serving_default` is `serve(text)`.
 
     Written with `keras.export.ExportArchive`, which tracks every variable
@@ -298,7 +300,10 @@ def _write_text_export(path, serve, *tracked, warmup_batches=DEFAULT_WARMUP):
     that runs `serve` on each of `warmup_batches` in turn and returns
     `requests` (their count) and `checksum` (a sum over every output, so no
     request is pruned from the graph); and the same requests as TF
-    Serving's warm-up records (`write_warmup_requests`).
+    Serving's warm-up records (`write_warmup_requests`). With
+    `label_names`, a `label_names` signature (no inputs) returns them as
+    `label_names` (`tf.string [num_classes]`), so that a reader can map its
+    labels to the export's by name.
     """
     warmup_batches = [list(batch) for batch in warmup_batches]
     archive = keras.export.ExportArchive()
@@ -319,6 +324,13 @@ def _write_text_export(path, serve, *tracked, warmup_batches=DEFAULT_WARMUP):
         return {"requests": tf.constant(len(warmup_batches)), "checksum": checksum}
 
     archive.add_endpoint("warm_up", warm_up, input_signature=[])
+    if label_names is not None:
+        names = [str(name) for name in label_names]
+        archive.add_endpoint(
+            "label_names",
+            lambda: {"label_names": tf.constant(names, tf.string)},
+            input_signature=[],
+        )
     archive.write_out(str(path), verbose=False)
     write_warmup_requests(path, warmup_batches)
     return path
@@ -538,8 +550,10 @@ def export_classifier(model, tokenizer, path, label_names, max_length=512, **opt
     `probabilities` (`float32 [None, num_classes]`), `labels` (`tf.string
     [None]`, the most probable label's name) and `truncated` (`bool [None]`,
     True where the text was longer than `max_length` pieces and only its
-    beginning was read). Like `export_translator`, it loads with only
-    `tensorflow` and `tensorflow_text` imported, and carries its warm-up
+    beginning was read); the `label_names` signature (no inputs) returns
+    `label_names` (`tf.string [num_classes]`), in id order. Like
+    `export_translator`, it loads with only `tensorflow` and
+    `tensorflow_text` imported, and carries its warm-up
     (the `warm_up` signature, TF Serving's records: see `warm_up`).
 
     Args:
@@ -565,7 +579,12 @@ def export_classifier(model, tokenizer, path, label_names, max_length=512, **opt
         texts = _texts_in_buckets(tokenizer, classifier.lengths)
         warmup = [[text] * size for size in BATCH_SIZES for text in texts]
     return _write_text_export(
-        path, classifier.serve, model, tokenizer, warmup_batches=warmup
+        path,
+        classifier.serve,
+        model,
+        tokenizer,
+        warmup_batches=warmup,
+        label_names=label_names,
     )
 
 
