@@ -78,18 +78,20 @@ def matmul(a, b, dtype=None, **kwargs):
 
     `dtype=None` is `tf.matmul` itself. With `"bfloat16"` the product runs on
     bfloat16 operands (on CPUs with AMX or AVX512-BF16, oneDNN's bfloat16
-    kernels run about twice as fast as float32's) and comes back in `a`'s
-    dtype, so everything around the matmul (states, gate arithmetic, sums)
-    stays in the compute dtype. This is what `mixed_bfloat16` does not do: it
-    moves the elementwise work to bfloat16 too, where TensorFlow's CPU
-    kernels are slower than in float32. Weights are passed as `b`, already
-    rounded once per sequence (`_rounded`): casting a bfloat16 tensor to
-    bfloat16 is free.
+    kernels run about twice as fast as float32's) and comes back in the
+    compute dtype: `a`'s, or `b`'s when `a` was rounded already (an operand
+    read by two matmuls, rounded once), so everything around the matmul
+    (states, gate arithmetic, sums) stays in the compute dtype. This is what
+    `mixed_bfloat16` does not do: it moves the elementwise work to bfloat16
+    too, where TensorFlow's CPU kernels are slower than in float32. Weights
+    are passed as `b`, already rounded once per sequence (`_rounded`):
+    casting a bfloat16 tensor to bfloat16 is free.
     """
     if dtype is None:
         return tf.matmul(a, b, **kwargs)
+    compute_dtype = b.dtype if a.dtype == dtype else a.dtype
     product = tf.matmul(tf.cast(a, dtype), tf.cast(b, dtype), **kwargs)
-    return tf.cast(product, a.dtype)
+    return tf.cast(product, compute_dtype)
 
 
 def _rounded(weights, dtype):

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from seq2seq import validation
 from seq2seq.layers.fused import (
     MATMUL_DTYPES,
     _arrays,
@@ -536,18 +537,9 @@ def attention_decoder_sequence(
         `(outputs [batch, target, units], final cell states (flat), final
         feed)`. At a masked step the output is the carried feed.
     """
-    if cell_type not in CELL_TYPES:
-        raise ValueError(
-            f"cell_type must be one of {CELL_TYPES}. Received: {cell_type!r}"
-        )
-    if attention not in ("bahdanau", "luong"):
-        raise ValueError(
-            f"attention must be 'bahdanau' or 'luong'. Received: {attention!r}"
-        )
-    if matmul_dtype not in MATMUL_DTYPES:
-        raise ValueError(
-            f"matmul_dtype must be one of {MATMUL_DTYPES}. Received: {matmul_dtype!r}"
-        )
+    validation.one_of("cell_type", cell_type, CELL_TYPES)
+    validation.one_of("attention", attention, ("bahdanau", "luong"))
+    validation.one_of("matmul_dtype", matmul_dtype, MATMUL_DTYPES)
     num_layers = len(cell_weights)
     settings = {
         "matmul_dtype": matmul_dtype,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from seq2seq.layers.fused import matmul
+
 
 def token_cross_entropy(labels, logits, label_smoothing=0.0):
     """Label-smoothed cross-entropy of each token: `[...]` from `[..., V]`.
@@ -101,16 +103,12 @@ def projected_cross_entropy(
     labels = tf.cast(labels, tf.int32)
     epsilon = label_smoothing
 
-    def matmul(a, b, **options):
-        if matmul_dtype is None:
-            return tf.matmul(a, b, **options)
-        a, b = tf.cast(a, matmul_dtype), tf.cast(b, matmul_dtype)
-        return tf.cast(tf.matmul(a, b, **options), tf.float32)
-
     @tf.custom_gradient
     def forward(inputs, weights, bias):
         logits = tf.nn.bias_add(
-            tf.cast(matmul(inputs, weights, transpose_b=True), tf.float32),
+            tf.cast(
+                matmul(inputs, weights, matmul_dtype, transpose_b=True), tf.float32
+            ),
             tf.cast(bias, tf.float32),
         )
         probs = tf.nn.softmax(logits)
@@ -136,9 +134,9 @@ def projected_cross_entropy(
             # Rounded once for both matmuls (a `[tokens, classes]` cast each
             # time otherwise).
             rounded = probs if matmul_dtype is None else tf.cast(probs, matmul_dtype)
-            d_inputs = scale * matmul(rounded, weights32)
+            d_inputs = scale * matmul(rounded, weights32, matmul_dtype)
             d_inputs -= label_share[:, None] * tf.gather(weights32, labels)
-            d_weights = matmul(rounded, scaled_inputs, transpose_a=True)
+            d_weights = matmul(rounded, scaled_inputs, matmul_dtype, transpose_a=True)
             classes = tf.shape(weights)[0]
             d_weights -= tf.math.unsorted_segment_sum(
                 (1.0 - epsilon) * scaled_inputs, labels, classes
