@@ -164,7 +164,9 @@ def main(argv=None):
         optimizer = keras.optimizers.Adam(
             training.WarmupInverseSqrt(config.learning_rate, config.warmup_steps)
         )
-    trainer = training.Trainer(model, optimizer, config, strategy)
+    # With validation BLEU, early stopping and the best checkpoint follow it.
+    monitor = dict(monitor="val_bleu", mode="max") if config.valid_bleu else {}
+    trainer = training.Trainer(model, optimizer, config, strategy, **monitor)
 
     length, alpha = config.max_length, config.length_penalty
     decoding = dict(beam_size=config.beam_size, max_length=length)

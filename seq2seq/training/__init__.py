@@ -1,5 +1,6 @@
 """What every recipe trains with: configuration, set-up, schedules, the loop."""
 
+from seq2seq.training.averaging import average_last_epochs, average_weights
 from seq2seq.training.callbacks import EvaluationCallback
 from seq2seq.training.config import (
     ConfigError,
@@ -20,6 +21,8 @@ __all__ = [
     "Trainer",
     "TrainingConfig",
     "WarmupInverseSqrt",
+    "average_last_epochs",
+    "average_weights",
     "count_batches",
     "is_chief",
     "make_strategy",

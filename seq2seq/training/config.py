@@ -132,6 +132,11 @@ class TrainingConfig:
     accumulate_steps: int = option(
         1, "batches whose gradients are pooled into one update (a k times larger batch)"
     )
+    average_last: int = option(
+        1,
+        "end with the mean weights of the last N epochs' checkpoints "
+        "(1: the best epoch's, as early stopping picked)",
+    )
     strategy: str = option(
         "default", "default, mirrored (all local devices) or multi-worker (TF_CONFIG)"
     )

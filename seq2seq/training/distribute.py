@@ -109,7 +109,7 @@ def setup(config) -> tf.distribute.Strategy:
     that workers never write the same file. Creates `config.output_dir`.
 
     Raises:
-        ConfigError: a bad option value (`accumulate_steps`, `strategy`,
+        ConfigError: a bad option value (`accumulate_steps`, `average_last`, `strategy`,
             `num_cpu_devices`) or `TF_CONFIG`.
     """
     if config.num_cpu_devices:
@@ -118,6 +118,8 @@ def setup(config) -> tf.distribute.Strategy:
         raise ConfigError(
             f"accumulate_steps must be >= 1, received {config.accumulate_steps}"
         )
+    if config.average_last < 1:
+        raise ConfigError(f"average_last must be >= 1, received {config.average_last}")
     strategy = make_strategy(config.strategy)
     if not is_chief(strategy):
         # TensorFlow's advice: workers other than the chief write apart (the

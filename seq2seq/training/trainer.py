@@ -45,7 +45,9 @@ on a `tf.data` dataset, one process or many, and survives being killed:
   training as above.
 - **Checkpoints for people**: `checkpoints/epoch_NNN.weights.h5` and
   `best.weights.h5`; early stopping on `monitor`, restoring the best
-  weights at the end; TensorBoard logs; Keras's progress bar.
+  weights at the end, or with `average_last = N > 1` the mean of the last
+  N epochs' weights (`seq2seq.training.averaging`); TensorBoard logs;
+  Keras's progress bar.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ import numpy as np
 import tensorflow as tf
 
 from seq2seq.training import state as state_io
+from seq2seq.training.averaging import average_last_epochs
 from seq2seq.training.distribute import is_chief
 
 
@@ -594,7 +597,12 @@ class Trainer:
 
         best = os.path.join(self.checkpoint_dir, "best.weights.h5")
         last_epoch = progress["epoch"]
-        if progress["best_epoch"] not in (None, last_epoch) and os.path.exists(best):
+        if getattr(config, "average_last", 1) > 1:
+            epochs = average_last_epochs(
+                self.model, self.checkpoint_dir, last_epoch, config.average_last
+            )
+            print(f"averaged the weights of epochs {epochs[0]} to {epochs[-1]}")
+        elif progress["best_epoch"] not in (None, last_epoch) and os.path.exists(best):
             self.model.load_weights(best)
             print(f"restored the best weights, from epoch {progress['best_epoch']}")
         self.progress = progress
