@@ -32,7 +32,12 @@ def translate_all(model, tokenizer, pairs, batch_size=128, **options):
     Returns:
         `(hypotheses, references)`, lists of `str`.
     """
-    translator = serving.Translator(model, tokenizer, **options)
+    return _translate_with(
+        serving.Translator(model, tokenizer, **options), pairs, batch_size
+    )
+
+
+def _translate_with(translator, pairs, batch_size=128):
     hypotheses, references = [], []
     for sources, targets in pairs.batch(batch_size):
         translations = translator.serve(sources)["translations"]
@@ -44,8 +49,10 @@ def translate_all(model, tokenizer, pairs, batch_size=128, **options):
 def translation_evaluator(tokenizer, pairs, **options):
     """`model -> scores` of `pairs`, for `training.EvaluationCallback`.
 
-    Decodes every pair as `translate_all` does (the export's beam search)
-    and returns `translation_scores` without the signatures, plus a
+    Decodes every pair as `translate_all` does (the export's beam search,
+    compiled once per model, not once per epoch; `evaluate.cache` holds
+    the model and its translator) and returns `translation_scores`
+    without the signatures, plus a
     one-line `report`, so that each epoch logs `val_bleu`, `val_chrf` and
     `val_exact_match`, and early stopping can follow BLEU.
 
@@ -55,8 +62,17 @@ def translation_evaluator(tokenizer, pairs, **options):
         **options: `translate_all`'s decoding options.
     """
 
+    # One translator per model, reused every epoch: its compiled searches
+    # read the model's variables, so they see each epoch's weights without
+    # compiling again.
+    cache = {}
+
     def evaluate(model):
-        scores = translation_scores(*translate_all(model, tokenizer, pairs, **options))
+        if cache.get("model") is not model:
+            cache.update(
+                model=model, translator=serving.Translator(model, tokenizer, **options)
+            )
+        scores = translation_scores(*_translate_with(cache["translator"], pairs))
         scores = {k: v for k, v in scores.items() if not k.endswith("_signature")}
         scores["report"] = (
             f"BLEU {scores['bleu']:.2f}, chrF {scores['chrf']:.2f}, "
@@ -64,6 +80,7 @@ def translation_evaluator(tokenizer, pairs, **options):
         )
         return scores
 
+    evaluate.cache = cache
     return evaluate
 
 

@@ -137,3 +137,34 @@ def test_write_results(tmp_path):
     evaluation.write_results(tmp_path, {"bleu": 1.5}, {"test.hyp": ["a", "b c"]})
     assert json.loads((tmp_path / "scores.json").read_text()) == {"bleu": 1.5}
     assert (tmp_path / "test.hyp").read_text() == "a\nb c\n"
+
+
+def test_translation_evaluator_follows_the_weights_without_recompiling(spm_model):
+    """The evaluator keeps one translator across epochs: after the weights
+    change, its scores equal a fresh `translate_all`'s, and its XLA search
+    was not traced again."""
+    tokenizer = SentencePieceTokenizer(spm_model)
+    size = tokenizer.vocabulary_size()
+    model = EncoderDecoder(size, size, embedding_size=8, units=8)
+    pairs = tf.data.Dataset.from_tensor_slices((SENTENCES[:3], SENTENCES[:3]))
+    options = dict(beam_size=2, max_length=6, max_source_length=8)
+    evaluate = evaluation.translation_evaluator(tokenizer, pairs, **options)
+
+    def fresh():
+        hypotheses, references = evaluation.translate_all(
+            model, tokenizer, pairs, **options
+        )
+        return evaluation.translation_scores(hypotheses, references)
+
+    before = evaluate(model)
+    traces = evaluate.cache["translator"]._decode.experimental_get_tracing_count()
+    rng = np.random.default_rng(1)
+    model.set_weights(
+        [rng.normal(size=w.shape).astype(w.dtype) for w in model.get_weights()]
+    )
+    after, expected = evaluate(model), fresh()
+    assert after["report"] != before["report"] or after["chrf"] != before["chrf"]
+    for name in ("bleu", "chrf", "exact_match"):
+        assert after[name] == expected[name]
+    translator = evaluate.cache["translator"]
+    assert translator._decode.experimental_get_tracing_count() == traces
