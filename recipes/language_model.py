@@ -106,7 +106,9 @@ def main(argv=None):
     judge = config.judge and evaluation.load_judge(config.judge, names)
     spm = os.path.join(config.output_dir, "spm")
     size = config.vocab_size or (8000 if config.train or config.dataset else 200)
-    tokenizer = sentencepiece_tokenizer(config.spm_model, train_texts, spm, size)
+    tokenizer = sentencepiece_tokenizer(
+        config.spm_model, train_texts, spm, size, reuse=config.resume
+    )
     copy = spm + ".model"  # the output folder holds its tokenizer, for --init-from
     if config.spm_model and os.path.abspath(config.spm_model) != os.path.abspath(copy):
         shutil.copy(config.spm_model, copy)

@@ -33,8 +33,6 @@ if importlib.util.find_spec("seq2seq") is None:  # run from a clone, not install
 from seq2seq import cli  # first: TensorFlow starts quietly (--tf-logs true: not)
 
 # isort: split
-import keras
-
 from seq2seq import data, evaluation, serving, training
 from seq2seq.models import SequenceTagger, transfer
 from seq2seq.tagging_schemes import iob2_names, transition_constraints
@@ -42,14 +40,13 @@ from seq2seq.training import Trainer, option
 
 
 @dataclasses.dataclass
-class Config(training.TrainingConfig):
+class Config(training.TrainingConfig, training.FineTuningConfig):
     train: str | None = option(None, "training CoNLL file (word first, tag last)")
     valid: str | None = option(None, "validation CoNLL file")
     test: str | None = option(None, "test CoNLL file (default: the validation file)")
     tag_scheme: str = option("iob2", "scheme of the files' tags: iob1, iob2 or iobes")
     dataset: str | None = option(None, "Hugging Face dataset name, e.g. conll2003")
     dataset_config: str | None = option(None, "the dataset's configuration, if any")
-    init_from: str | None = option(None, "start from a language model's output dir")
     tokens_column: str = option("tokens", "dataset column of the words")
     tags_column: str = option("ner_tags", "dataset column of the tags")
     model_scheme: str = option("iobes", "scheme the model learns: iob2 or iobes")
@@ -162,7 +159,11 @@ def main(argv=None):
             )
         model(next(iter(train))[0])  # build the weights (resuming restores them)
         transfer.init_from(model, config.init_from, features.word_vocabulary)
-        optimizer = keras.optimizers.Adam(config.learning_rate)
+        optimizer = training.fine_tuning_optimizer(  # --layer-decay, --unfreeze-every
+            config,
+            transfer.fine_tuning_groups(model),
+            training.count_batches(train) / config.accumulate_steps,
+        )
     trainer = Trainer(model, optimizer, config, strategy, monitor="val_f1", mode="max")
 
     def evaluate(model, batches=valid):

@@ -51,7 +51,7 @@ from seq2seq.training import option
 
 
 @dataclasses.dataclass
-class Config(training.TrainingConfig):
+class Config(training.TrainingConfig, training.FineTuningConfig):
     train: str | None = option(None, "training file: .tsv, .csv(.gz) or .jsonl")
     valid: str | None = option(None, "validation file (default: carved from train)")
     test: str | None = option(None, "test file (default: the validation set)")
@@ -65,7 +65,6 @@ class Config(training.TrainingConfig):
     synthetic_examples: int = option(4000, "built-in corpus: train size (others 1/6)")
     spm_model: str | None = option(None, "a SentencePiece model (default: train one)")
     vocab_size: int | None = option(None, "pieces to train (8000; built-in 120)")
-    init_from: str | None = option(None, "start from a language model's output dir")
     embedding_size: int = option(64, "token embedding size")
     units: int = option(64, "units per RNN layer (per direction if bidirectional)")
     num_layers: int = option(1, "stacked RNN layers")
@@ -129,6 +128,7 @@ def main(argv=None):
         (text.decode() for text in train_split[0]),
         os.path.join(config.output_dir, "spm"),
         config.vocab_size or (8000 if config.train or config.dataset else 120),
+        reuse=config.resume,
     )
 
     def batches(split, name, shuffle=False):
@@ -161,7 +161,11 @@ def main(argv=None):
             )
         model(next(iter(train))[0])  # build the weights (resuming restores them)
         transfer.init_from(model, config.init_from, tokenizer)  # --init-from LM_DIR
-        optimizer = keras.optimizers.Adam(config.learning_rate)
+        optimizer = training.fine_tuning_optimizer(  # --layer-decay, --unfreeze-every
+            config,
+            transfer.fine_tuning_groups(model),
+            training.count_batches(train) / config.accumulate_steps,
+        )
     metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
     metrics.append(MacroF1Score(len(label_names)))
     trainer = training.Trainer(

@@ -126,6 +126,7 @@ def main(argv=None):
         (text.decode() for pair in train_pairs.as_numpy_iterator() for text in pair),
         os.path.join(config.output_dir, "spm"),
         config.vocab_size or (8000 if config.train_src or config.dataset else 100),
+        reuse=config.resume,
     )
     batching = (
         data.even_boundaries(config.max_length, config.bucket_width),

@@ -200,3 +200,30 @@ def init_from(head, folder, vocabulary) -> list[str]:
     report = init_from_language_model(head, folder, vocabulary_tokens(vocabulary))
     print(f"--init-from {folder}:\n" + "\n".join(f"  {line}" for line in report))
     return report
+
+
+INPUT_LAYERS = ("embedding", "word_embedding", "character_features", "casing_embedding")
+
+
+def fine_tuning_groups(head):
+    """The head's trainable variables in groups, bottom to top, for
+    discriminative learning rates and gradual unfreezing
+    (`seq2seq.training.layerwise_rules`):
+
+    1. the inputs: the embedding (a tagger's word embedding, character
+       encoder and casing embedding);
+    2. each layer of `head.encoder`, the lowest first;
+    3. the rest: pooling, the output layer, a tagger's CRF.
+
+    Every trainable variable is in exactly one group.
+    """
+    inputs = [
+        variable
+        for name in INPUT_LAYERS
+        if getattr(head, name, None) is not None
+        for variable in getattr(head, name).trainable_variables
+    ]
+    layers = [layer.trainable_variables for layer in head.encoder.rnn_layers]
+    grouped = {id(v) for v in inputs} | {id(v) for layer in layers for v in layer}
+    rest = [v for v in head.trainable_variables if id(v) not in grouped]
+    return [inputs, *layers, rest]

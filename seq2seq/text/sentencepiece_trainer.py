@@ -54,12 +54,14 @@ def train_sentencepiece(
     return sentencepiece.SentencePieceProcessor(model_file=f"{model_prefix}.model")
 
 
-def sentencepiece_tokenizer(model_file, lines, model_prefix, vocab_size):
+def sentencepiece_tokenizer(model_file, lines, model_prefix, vocab_size, reuse=False):
     """The tokenizer of `model_file`, or of a model trained on `lines`.
 
     With no `model_file`, trains a unigram model of `vocab_size` pieces on
     `lines` (covering every character) and writes it to
     `model_prefix.model`, as a recipe does when it is given no tokenizer.
+    With `reuse` (a recipe's `--resume`), an existing `model_prefix.model`
+    is loaded, not trained again: the resumed weights belong to its ids.
 
     Args:
         model_file: A SentencePiece `.model` file, or None to train one.
@@ -67,12 +69,16 @@ def sentencepiece_tokenizer(model_file, lines, model_prefix, vocab_size):
             model is trained, so it can be a generator).
         model_prefix: Where the trained model goes.
         vocab_size: Pieces of the trained model.
+        reuse: Load `model_prefix.model` if it exists.
 
     Returns:
         A `SentencePieceTokenizer`.
     """
     if model_file:
         return SentencePieceTokenizer(model_file)
+    if reuse and os.path.isfile(f"{model_prefix}.model"):
+        print(f"resume: the tokenizer {model_prefix}.model, as trained before")
+        return SentencePieceTokenizer(f"{model_prefix}.model")
     train_sentencepiece(list(lines), model_prefix, vocab_size, "unigram", 1.0)
     return SentencePieceTokenizer(f"{model_prefix}.model")
 

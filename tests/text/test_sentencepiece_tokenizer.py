@@ -192,3 +192,14 @@ def test_sentencepiece_tokenizer_loads_or_trains(spm_model, tmp_path):
     )
     assert trained.vocabulary_size() == processor.get_piece_size() == 32
     assert trained(PROBES).to_list() == [processor.encode(p) for p in PROBES]
+
+    # Resuming (reuse): the model trained before is loaded, the lines unread.
+    again = sentencepiece_tokenizer(
+        None, never_read(), str(tmp_path / "new"), 32, reuse=True
+    )
+    assert again(PROBES).to_list() == trained(PROBES).to_list()
+    # Not resuming: trained again, here to another size.
+    other = sentencepiece_tokenizer(
+        None, (line for line in SENTENCES * 10), str(tmp_path / "new"), 30
+    )
+    assert other.vocabulary_size() == 30
