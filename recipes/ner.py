@@ -160,9 +160,7 @@ def main(argv=None):
         model(next(iter(train))[0])  # build the weights (resuming restores them)
         transfer.init_from(model, config.init_from, features.word_vocabulary)
         optimizer = training.fine_tuning_optimizer(  # --layer-decay, --unfreeze-every
-            config,
-            transfer.fine_tuning_groups(model),
-            training.count_batches(train) / config.accumulate_steps,
+            config, transfer.fine_tuning_groups(model), train
         )
     trainer = Trainer(model, optimizer, config, strategy, monitor="val_f1", mode="max")
 

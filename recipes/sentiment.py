@@ -162,9 +162,7 @@ def main(argv=None):
         model(next(iter(train))[0])  # build the weights (resuming restores them)
         transfer.init_from(model, config.init_from, tokenizer)  # --init-from LM_DIR
         optimizer = training.fine_tuning_optimizer(  # --layer-decay, --unfreeze-every
-            config,
-            transfer.fine_tuning_groups(model),
-            training.count_batches(train) / config.accumulate_steps,
+            config, transfer.fine_tuning_groups(model), train
         )
     metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
     metrics.append(MacroF1Score(len(label_names)))

@@ -27,6 +27,7 @@ import keras
 from keras import ops
 
 from seq2seq.training.config import ConfigError, option
+from seq2seq.training.trainer import count_batches
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -121,9 +122,13 @@ class FineTuningConfig:
     )
 
 
-def fine_tuning_optimizer(config, groups, updates_per_epoch):
+def fine_tuning_optimizer(config, groups, train):
     """Adam at `config.learning_rate`; a `LayerwiseAdam` over `groups` (bottom
     to top) when `config.layer_decay` or `config.unfreeze_every` asks for it.
+
+    `train` (one epoch of batches) is counted only for `unfreeze_every`, to
+    turn epochs into updates as the `Trainer` does (`accumulate_steps`
+    batches an update).
 
     Raises:
         ConfigError: `layer_decay` below 1 or `unfreeze_every` below 0.
@@ -136,6 +141,9 @@ def fine_tuning_optimizer(config, groups, updates_per_epoch):
         )
     if config.layer_decay == 1.0 and config.unfreeze_every == 0:
         return keras.optimizers.Adam(config.learning_rate)
-    every = config.unfreeze_every * math.ceil(updates_per_epoch)
+    every = 0
+    if config.unfreeze_every:
+        updates = math.ceil(count_batches(train) / config.accumulate_steps)
+        every = config.unfreeze_every * updates
     rules = layerwise_rules(groups, config.layer_decay, every)
     return LayerwiseAdam(config.learning_rate, rules)

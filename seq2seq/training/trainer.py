@@ -597,7 +597,7 @@ class Trainer:
 
         best = os.path.join(self.checkpoint_dir, "best.weights.h5")
         last_epoch = progress["epoch"]
-        if getattr(config, "average_last", 1) > 1:
+        if config.average_last > 1:
             epochs = average_last_epochs(
                 self.model, self.checkpoint_dir, last_epoch, config.average_last
             )

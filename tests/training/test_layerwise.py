@@ -125,18 +125,24 @@ def test_groups_cover_every_trainable_variable_once():
 
 
 def test_fine_tuning_optimizer_unfreezes_by_epochs():
+    """7 batches an epoch: groups unfreeze every 7 updates, or every 4 when
+    2 batches make an update (the last update of an epoch takes 1)."""
     model = classifier()
+    epoch = tf.data.Dataset.range(7).batch(1)
     config = FineTuningConfig(layer_decay=2.0, unfreeze_every=1)
-    config.learning_rate = 0.01
-    optimizer = fine_tuning_optimizer(config, transfer.fine_tuning_groups(model), 7)
+    config.learning_rate, config.accumulate_steps = 0.01, 1
+    optimizer = fine_tuning_optimizer(config, transfer.fine_tuning_groups(model), epoch)
     assert isinstance(optimizer, LayerwiseAdam)
     starts = [start for _, _, start in optimizer.rules]
     assert starts == [21, 14, 7, 0]
     assert [m for _, m, _ in optimizer.rules] == [0.125, 0.25, 0.5, 1.0]
+    config.accumulate_steps = 2
+    optimizer = fine_tuning_optimizer(config, transfer.fine_tuning_groups(model), epoch)
+    assert [start for _, _, start in optimizer.rules] == [12, 8, 4, 0]
     plain = FineTuningConfig()
     plain.learning_rate = 0.01
-    assert type(fine_tuning_optimizer(plain, [], 7)) is keras.optimizers.Adam
+    assert type(fine_tuning_optimizer(plain, [], epoch)) is keras.optimizers.Adam
     bad = FineTuningConfig(layer_decay=0.5)
     bad.learning_rate = 0.01
     with pytest.raises(ConfigError, match="layer_decay must be >= 1, received 0.5"):
-        fine_tuning_optimizer(bad, [], 7)
+        fine_tuning_optimizer(bad, [], epoch)
