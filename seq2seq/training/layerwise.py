@@ -21,13 +21,12 @@ variables, the state (and so `--resume`) are Adam's own.
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import keras
 from keras import ops
 
 from seq2seq.training.config import ConfigError, option
-from seq2seq.training.trainer import count_batches
+from seq2seq.training.trainer import count_batches, updates_per_epoch
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -143,7 +142,7 @@ def fine_tuning_optimizer(config, groups, train):
         return keras.optimizers.Adam(config.learning_rate)
     every = 0
     if config.unfreeze_every:
-        updates = math.ceil(count_batches(train) / config.accumulate_steps)
+        updates = updates_per_epoch(count_batches(train), config.accumulate_steps)
         every = config.unfreeze_every * updates
     rules = layerwise_rules(groups, config.layer_decay, every)
     return LayerwiseAdam(config.learning_rate, rules)

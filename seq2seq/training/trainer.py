@@ -93,6 +93,12 @@ def count_batches(dataset) -> int:
     return int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
 
 
+def updates_per_epoch(batches, accumulate_steps) -> int:
+    """Optimizer updates in an epoch of `batches` batches, `accumulate_steps`
+    batches an update (the last update may pool fewer)."""
+    return math.ceil(batches / accumulate_steps)
+
+
 def _rows(batch):
     """Examples in a (per-replica) batch: the first input's leading size."""
     x = keras.utils.unpack_x_y_sample_weight(batch)[0]
@@ -442,7 +448,7 @@ class Trainer:
         if steps_per_epoch == 0:
             raise ValueError("the training dataset has no batches")
         accumulate = config.accumulate_steps
-        updates_per_epoch = math.ceil(steps_per_epoch / accumulate)
+        epoch_updates = updates_per_epoch(steps_per_epoch, accumulate)
         progress = None
         if config.resume:
             progress = self._restore(steps_per_epoch)
@@ -470,7 +476,7 @@ class Trainer:
         progress.setdefault("skipped", 0)
         progress.setdefault("overflows", 0)
         print(
-            f"training: {steps_per_epoch} batches an epoch, {updates_per_epoch} "
+            f"training: {steps_per_epoch} batches an epoch, {epoch_updates} "
             f"updates of {accumulate} batch(es), {self.replicas} replica(s), "
             f"dtype policy {keras.config.dtype_policy().name}"
         )
@@ -491,7 +497,7 @@ class Trainer:
             model=self.model,
             verbose=self.verbose,
             epochs=config.epochs,
-            steps=updates_per_epoch,
+            steps=epoch_updates,
         )
         self.model.stop_training = False
         callback_list.on_train_begin()
@@ -555,7 +561,7 @@ class Trainer:
                 if progress["skipped"] and self.chief:
                     print(
                         f"epoch {epoch + 1}: skipped {progress['skipped']} of "
-                        f"{updates_per_epoch} updates on loss-scale overflow "
+                        f"{epoch_updates} updates on loss-scale overflow "
                         f"(loss scale now {self._loss_scale():g})"
                     )
             if validation is not None:
