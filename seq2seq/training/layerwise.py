@@ -26,7 +26,7 @@ import keras
 from keras import ops
 
 from seq2seq.training.config import ConfigError, option
-from seq2seq.training.trainer import count_batches, updates_per_epoch
+from seq2seq.training.trainer import count_batches, count_updates
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -142,7 +142,7 @@ def fine_tuning_optimizer(config, groups, train):
         return keras.optimizers.Adam(config.learning_rate)
     every = 0
     if config.unfreeze_every:
-        updates = updates_per_epoch(count_batches(train), config.accumulate_steps)
+        updates = count_updates(count_batches(train), config.accumulate_steps)
         every = config.unfreeze_every * updates
     rules = layerwise_rules(groups, config.layer_decay, every)
     return LayerwiseAdam(config.learning_rate, rules)

@@ -93,9 +93,10 @@ def count_batches(dataset) -> int:
     return int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
 
 
-def updates_per_epoch(batches, accumulate_steps) -> int:
-    """Optimizer updates in an epoch of `batches` batches, `accumulate_steps`
-    batches an update (the last update may pool fewer)."""
+def count_updates(batches, accumulate_steps) -> int:
+    """Optimizer updates that `batches` batches make, `accumulate_steps`
+    batches an update (the last update may pool fewer): an epoch's, or those
+    begun so far in one."""
     return math.ceil(batches / accumulate_steps)
 
 
@@ -448,7 +449,7 @@ class Trainer:
         if steps_per_epoch == 0:
             raise ValueError("the training dataset has no batches")
         accumulate = config.accumulate_steps
-        epoch_updates = updates_per_epoch(steps_per_epoch, accumulate)
+        epoch_updates = count_updates(steps_per_epoch, accumulate)
         progress = None
         if config.resume:
             progress = self._restore(steps_per_epoch)
@@ -547,7 +548,7 @@ class Trainer:
                 progress["loss_sum"] += loss * examples
                 progress["examples"] += examples
                 callback_list.on_train_batch_end(
-                    math.ceil(progress["batch"] / accumulate) - 1,
+                    count_updates(progress["batch"], accumulate) - 1,
                     {"loss": progress["loss_sum"] / progress["examples"]},
                 )
                 every = config.checkpoint_every
